@@ -1,0 +1,42 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "retrans-exporter",
+    products: [
+        .executable(name: "retrans-exporter", targets: ["Exporter"]),
+        .library(name: "ELFReader", targets: ["ELFReader"]),
+        .library(name: "BPFSyscall", targets: ["BPFSyscall"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // Pure Swift: bytes in, specs out. No Glibc, no syscalls.
+        .target(name: "ELFReader"),
+        // The C shim: raw bpf(2), perf_event_open, ioctl, epoll, ring atomics.
+        .target(name: "CBPFSyscall"),
+        // bpf/retrans.o, embedded at build time (`make` builds it first).
+        .target(name: "CRetransObject"),
+        // Every raw call and unsafe pointer: loader, attach, perf rings.
+        .target(name: "BPFSyscall", dependencies: ["CBPFSyscall", "ELFReader"]),
+        .executableTarget(
+            name: "Exporter",
+            dependencies: [
+                "ELFReader", "BPFSyscall", "CRetransObject",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "ELFReaderTests", dependencies: ["ELFReader"],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "BPFSyscallTests", dependencies: ["BPFSyscall", "ELFReader", "CBPFSyscall"]),
+        .testTarget(name: "ExporterTests", dependencies: ["Exporter", "ELFReader", "BPFSyscall"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+import CBPFSyscall
+import ELFReader

@@ -1,0 +1,1 @@
+../../../bpf/retrans_event.h
