@@ -10,7 +10,7 @@ BIN := .build/$(CONFIG)/retrans-exporter
 FIXTURES := Tests/ELFReaderTests/Fixtures
 ARGS ?=
 
-.PHONY: all deps bpf build release test run fixtures clean
+.PHONY: all deps bpf build release test run fixtures fuzz clean
 
 all: build
 
@@ -41,6 +41,17 @@ fixtures:
 	for src in $(FIXTURES)/*.c; do \
 	  $(CLANG) $(BPF_CFLAGS) -c $$src -o $${src%.c}.o || exit 1; \
 	done
+
+# libFuzzer over the object reader. Seeds: the committed fixtures. Crashes land
+# in Tests/ELFReaderTests/FuzzRegressions/, where a test replays them.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := -c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address
+fuzz:
+	$(SWIFT) build $(FUZZ_BUILD) --product ReaderFuzzer
+	mkdir -p .build-fuzz/corpus Tests/ELFReaderTests/FuzzRegressions
+	cp $(FIXTURES)/*.o .build-fuzz/corpus/
+	.build-fuzz/release/ReaderFuzzer .build-fuzz/corpus -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=65536 -print_final_stats=1 -artifact_prefix=Tests/ELFReaderTests/FuzzRegressions/
 
 clean:
 	rm -rf .build bpf/*.o

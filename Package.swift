@@ -22,6 +22,9 @@ let package = Package(
         .target(name: "CRetransObject"),
         // Every raw call and unsafe pointer: loader, attach, perf rings.
         .target(name: "BPFSyscall", dependencies: ["CBPFSyscall", "ELFReader"]),
+        // libFuzzer over the reader: `make fuzz` (built with -sanitize=fuzzer,address).
+        .target(name: "CFuzzDriver"),
+        .executableTarget(name: "ReaderFuzzer", dependencies: ["ELFReader", "CFuzzDriver"]),
         .executableTarget(
             name: "Exporter",
             dependencies: [
