@@ -5,7 +5,7 @@ struct RetransExporter: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retrans-exporter",
         abstract: "Count every TCP retransmission with eBPF and serve the counts to Prometheus.",
-        subcommands: [InspectCommand.self],
+        subcommands: [InspectCommand.self, CheckCommand.self],
         defaultSubcommand: InspectCommand.self
     )
 }

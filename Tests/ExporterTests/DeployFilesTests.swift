@@ -1,0 +1,263 @@
+import BPFSyscall
+import Testing
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The deploy files checked by their own tools: promtool for Prometheus,
+/// systemd-analyze for the unit, PyYAML for Kubernetes; and the capability
+/// sets they grant proven sufficient by `retrans-exporter check` run with
+/// exactly those capabilities.
+@Suite("Deploy files")
+struct DeployFilesTests {
+    static let root = DeployTestPaths.repositoryRoot
+    static let prometheusDirectory = root + "/deploy/prometheus"
+    static let hasPromtool = DeployTestPaths.which("promtool") != nil
+    static let hasPyYAML = DeployTestPaths.which("python3") != nil
+        && (try? SpawnedCommand.run(["python3", "-c", "import yaml"]).status) == 0
+    static let hasSystemdAnalyze = DeployTestPaths.which("systemd-analyze") != nil
+    static let canDropPrivileges = DeployTestPaths.isRoot && DeployTestPaths.which("setpriv") != nil
+
+    // MARK: Prometheus
+
+    @Test(.enabled(if: hasPromtool, "promtool not installed (Debian: apt-get install prometheus)"))
+    func prometheusConfigIsValid() throws {
+        let outcome = try SpawnedCommand.run(["promtool", "check", "config", Self.prometheusDirectory + "/prometheus.yml"])
+        #expect(outcome.status == 0, "\(outcome.output)")
+        #expect(outcome.output.contains("1 rule files found"), "\(outcome.output)")
+    }
+
+    @Test(.enabled(if: hasPromtool, "promtool not installed (Debian: apt-get install prometheus)"))
+    func rulesAreValid() throws {
+        let outcome = try SpawnedCommand.run(["promtool", "check", "rules", Self.prometheusDirectory + "/rules.yml"])
+        #expect(outcome.status == 0, "\(outcome.output)")
+        #expect(outcome.output.contains("SUCCESS: 4 rules found"), "\(outcome.output)")
+    }
+
+    @Test(.enabled(if: hasPromtool, "promtool not installed (Debian: apt-get install prometheus)"))
+    func ruleUnitTestsPass() throws {
+        let outcome = try SpawnedCommand.run(["promtool", "test", "rules", Self.prometheusDirectory + "/rules_test.yml"])
+        #expect(outcome.status == 0, "\(outcome.output)")
+        #expect(outcome.output.contains("SUCCESS"), "\(outcome.output)")
+    }
+
+    /// The rule tests can fail: each broken copy of rules.yml (threshold, traffic
+    /// guard, `for`) makes `promtool test rules` report a failure.
+    @Test(.enabled(if: hasPromtool, "promtool not installed (Debian: apt-get install prometheus)"),
+          arguments: [(">= 0.02", ">= 0.04"), ("> 10\n", "> 0\n"), ("for: 5m", "for: 3m")])
+    func ruleUnitTestsCatchABrokenRule(original: String, broken: String) throws {
+        let rules = try SystemFile.readString(Self.prometheusDirectory + "/rules.yml")
+        #expect(rules.contains(original))
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        try directory.write("rules.yml", rules.replacing(original, with: broken, maxReplacements: 1))
+        try directory.write("rules_test.yml", try SystemFile.readString(Self.prometheusDirectory + "/rules_test.yml"))
+        let outcome = try SpawnedCommand.run(["promtool", "test", "rules", directory.path + "/rules_test.yml"])
+        #expect(outcome.status != 0, "a rule with \(broken) passed the tests: \(outcome.output)")
+        #expect(outcome.output.contains("FAILED"), "\(outcome.output)")
+    }
+
+    @Test(.enabled(if: hasPyYAML, "python3 with PyYAML not installed (Debian: apt-get install python3-yaml)"))
+    func prometheusConfigScrapesTheOriginalJob() throws {
+        try expectPython("""
+            import yaml
+            config = yaml.safe_load(open("\(Self.prometheusDirectory)/prometheus.yml"))
+            assert config["global"]["scrape_interval"] == "15s", config["global"]
+            assert config["rule_files"] == ["rules.yml"], config["rule_files"]
+            jobs = config["scrape_configs"]
+            assert [job["job_name"] for job in jobs] == ["TCPRetrans"], jobs
+            assert jobs[0]["static_configs"] == [{"targets": ["localhost:2112"]}], jobs[0]
+            """)
+    }
+
+    // MARK: systemd
+
+    static let unitPath = root + "/deploy/systemd/retrans-exporter.service"
+
+    /// `systemd-analyze verify` ignores unknown keys and bad values with only a
+    /// message, so the test demands silence as well as exit 0. The ExecStart
+    /// binary must exist, so the copy points at the freshly built one.
+    @Test(.enabled(if: hasSystemdAnalyze, "systemd-analyze not installed"))
+    func systemdUnitVerifies() throws {
+        let binary = try #require(DeployTestPaths.exporterBinary, "build the exporter first (swift build)")
+        let unit = try SystemFile.readString(Self.unitPath)
+        #expect(unit.contains("ExecStart=/usr/local/bin/retrans-exporter "))
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        try directory.write("retrans-exporter.service",
+                            unit.replacing("ExecStart=/usr/local/bin/retrans-exporter", with: "ExecStart=\(binary)",
+                                           maxReplacements: 1))
+        let outcome = try SpawnedCommand.run(["systemd-analyze", "verify", directory.path + "/retrans-exporter.service"])
+        #expect(outcome.status == 0, "\(outcome.output)")
+        #expect(outcome.output.isEmpty, "systemd-analyze complained: \(outcome.output)")
+    }
+
+    @Test func systemdUnitGrantsOnlyWhatItNeeds() throws {
+        let settings = try Self.unitSettings()
+        #expect(settings["AmbientCapabilities"] == "CAP_BPF CAP_PERFMON CAP_DAC_READ_SEARCH")
+        #expect(settings["CapabilityBoundingSet"] == settings["AmbientCapabilities"])
+        for (key, value) in [("NoNewPrivileges", "yes"), ("DynamicUser", "yes"), ("ProtectSystem", "strict"),
+                             ("ProtectHome", "yes"), ("PrivateTmp", "yes"), ("LimitMEMLOCK", "infinity"),
+                             ("Restart", "on-failure")] {
+            #expect(settings[key] == value, "\(key)")
+        }
+        #expect(settings["MemoryMax"] != nil)
+        #expect(settings["User"] == nil, "DynamicUser allocates the user")
+    }
+
+    /// The unit's capabilities, as a non-root user, are enough for `check`
+    /// (which loads, attaches and detaches a probe program); without
+    /// CAP_DAC_READ_SEARCH, tracefs (mode 0700) is out of reach.
+    @Test(.enabled(if: canDropPrivileges, "needs root and setpriv to run check as another user"))
+    func systemdCapabilitiesSufficeAndEachIsNeeded() throws {
+        let capabilities = try #require(Self.unitSettings()["AmbientCapabilities"])
+            .split(separator: " ").map { $0.dropFirst("CAP_".count).lowercased() }
+        let binary = try WorldReadableBinary()
+        defer { binary.remove() }
+
+        let granted = try SpawnedCommand.run(Self.setprivNobody(capabilities: capabilities) + [binary.path, "check"])
+        #expect(granted.status == 0, "\(granted.output)")
+        #expect(granted.stdout.contains("✓  attach"), "\(granted.output)")
+
+        let withoutDAC = try SpawnedCommand.run(
+            Self.setprivNobody(capabilities: capabilities.filter { $0 != "dac_read_search" }) + [binary.path, "check"])
+        #expect(withoutDAC.status == 1, "\(withoutDAC.output)")
+        #expect(withoutDAC.stdout.contains("✗  tracefs"), "\(withoutDAC.output)")
+        #expect(withoutDAC.stdout.contains("CAP_DAC_READ_SEARCH"), "\(withoutDAC.output)")
+
+        let withoutPerfmon = try SpawnedCommand.run(
+            Self.setprivNobody(capabilities: capabilities.filter { $0 != "perfmon" }) + [binary.path, "check"])
+        #expect(withoutPerfmon.status == 1, "\(withoutPerfmon.output)")
+        #expect(withoutPerfmon.stdout.contains("✗  privileges"), "\(withoutPerfmon.output)")
+        #expect(withoutPerfmon.stdout.contains("✗  attach"), "\(withoutPerfmon.output)")
+    }
+
+    static func setprivNobody(capabilities: [String]) -> [String] {
+        let list = capabilities.map { "+" + $0 }.joined(separator: ",")
+        var command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        command += capabilities.isEmpty ? ["--inh-caps=-all"] : ["--inh-caps=-all,\(list)", "--ambient-caps=\(list)"]
+        return command
+    }
+
+    /// `Key=value` lines of the unit (the last one wins, as in systemd).
+    static func unitSettings() throws -> [String: String] {
+        var settings: [String: String] = [:]
+        for line in try SystemFile.readString(unitPath).split(separator: "\n") {
+            guard !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { continue }
+            settings[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        return settings
+    }
+
+    // MARK: Kubernetes
+
+    static let daemonSetPath = root + "/deploy/kubernetes/daemonset.yaml"
+
+    @Test(.enabled(if: hasPyYAML, "python3 with PyYAML not installed (Debian: apt-get install python3-yaml)"))
+    func kubernetesManifestsParseAndSayWhatTheyShould() throws {
+        try expectPython("""
+            import yaml
+            documents = [d for d in yaml.safe_load_all(open("\(Self.daemonSetPath)")) if d]
+            kinds = [d["kind"] for d in documents]
+            assert kinds == ["Namespace", "DaemonSet", "Service"], kinds
+            namespace, daemonset, service = documents
+            for d in (daemonset, service):
+                assert d["metadata"]["namespace"] == namespace["metadata"]["name"], d["metadata"]
+            assert daemonset["apiVersion"] == "apps/v1"
+            spec = daemonset["spec"]
+            pod = spec["template"]
+            assert spec["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+            annotations = pod["metadata"]["annotations"]
+            assert annotations["prometheus.io/scrape"] == "true", annotations
+            assert annotations["prometheus.io/port"] == "2112", annotations
+            assert pod["spec"]["hostNetwork"] is True  # /proc/net/snmp must be the node's
+            (container,) = pod["spec"]["containers"]
+            assert [p["containerPort"] for p in container["ports"]] == [2112]
+            security = container["securityContext"]
+            assert security["capabilities"] == {"drop": ["ALL"], "add": ["BPF", "PERFMON"]}, security
+            assert security.get("privileged", False) is False
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["runAsUser"] == 0  # no ambient capabilities in Kubernetes
+            limits = container["resources"]["limits"]
+            assert "memory" in limits and "cpu" in limits, limits
+            (mount,) = container["volumeMounts"]
+            assert mount["mountPath"] == "/sys/kernel/tracing" and mount["readOnly"] is True
+            (volume,) = pod["spec"]["volumes"]
+            assert volume["name"] == mount["name"]
+            assert volume["hostPath"]["path"] == "/sys/kernel/tracing"
+            assert service["spec"]["clusterIP"] == "None"
+            assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+            assert [p["port"] for p in service["spec"]["ports"]] == [2112]
+            """)
+    }
+
+    /// The DaemonSet's container runs as uid 0 with only BPF and PERFMON:
+    /// the same process state, made with setpriv, passes `check`.
+    @Test(.enabled(if: canDropPrivileges, "needs root and setpriv"))
+    func kubernetesCapabilitiesSuffice() throws {
+        let binary = try WorldReadableBinary()
+        defer { binary.remove() }
+        let outcome = try SpawnedCommand.run([
+            "setpriv", "--bounding-set=-all,+bpf,+perfmon", "--inh-caps=-all,+bpf,+perfmon",
+            "--ambient-caps=+bpf,+perfmon", binary.path, "check",
+        ])
+        #expect(outcome.status == 0, "\(outcome.output)")
+        #expect(outcome.stdout.contains("effective capabilities: CAP_PERFMON, CAP_BPF"), "\(outcome.output)")
+    }
+
+    func expectPython(_ script: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let outcome = try SpawnedCommand.run(["python3", "-c", script])
+        #expect(outcome.status == 0, "\(outcome.output)", sourceLocation: sourceLocation)
+    }
+}
+
+/// A directory under /tmp that the test removes (with its plain files).
+struct ScratchDirectory {
+    let path: String
+
+    init(prefix: String = "/tmp/rtx-ch-test.") throws {
+        var template = Array((prefix + "XXXXXX").utf8CString)
+        guard let created = mkdtemp(&template) else {
+            throw FileReadError(path: prefix + "XXXXXX", errno: errno)
+        }
+        path = String(cString: created)
+    }
+
+    func write(_ name: String, _ text: String, mode: mode_t = 0o644) throws {
+        let file = path + "/" + name
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw FileReadError(path: file, errno: errno) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw FileReadError(path: file, errno: errno) }
+    }
+
+    func makeDirectory(_ name: String) throws {
+        guard mkdir(path + "/" + name, 0o755) == 0 else { throw FileReadError(path: path + "/" + name, errno: errno) }
+    }
+
+    /// Removes the tree (`rm -rf` of our own mkdtemp directory only).
+    func remove() {
+        _ = try? SpawnedCommand.run(["rm", "-rf", "--", path], timeoutSeconds: 30)
+    }
+}
+
+/// The built exporter copied to a directory anyone can enter, so that it can
+/// be run as another user whatever the permissions of the build tree.
+struct WorldReadableBinary {
+    let directory: ScratchDirectory
+    var path: String { directory.path + "/retrans-exporter" }
+
+    init() throws {
+        let built = try #require(DeployTestPaths.exporterBinary, "build the exporter first (swift build)")
+        directory = try ScratchDirectory()
+        chmod(directory.path, 0o755)
+        let copy = try SpawnedCommand.run(["install", "-m", "0755", built, directory.path + "/retrans-exporter"])
+        try #require(copy.status == 0, "\(copy.output)")
+    }
+
+    func remove() { directory.remove() }
+}
