@@ -67,7 +67,7 @@ enum InspectJSON {
         .object([
             ("name", .string(map.name)),
             ("type", .string(map.type.description)),
-            ("type_id", .int(map.type.rawValue)),
+            ("type_number", .int(map.type.rawValue)),
             ("key_size", .int(map.keySize)),
             ("value_size", .int(map.valueSize)),
             ("max_entries", .int(map.maxEntries)),
