@@ -92,7 +92,8 @@ struct ProgramLinker {
             var count = declared
             if count == 0 {
                 let next = functionSymbols[(position + 1)...].first { $0.value > symbol.value }
-                count = (next.flatMap { Int(exactly: $0.value / 8) } ?? instructionCount) - start
+                let end = next.flatMap { Int(exactly: $0.value / 8) } ?? instructionCount
+                count = min(end, instructionCount) - start
             }
             guard count > 0 else { continue }
             functions.append(Function(name: symbol.name, sectionIndex: section.index, start: start, count: count,
@@ -237,9 +238,12 @@ struct ProgramLinker {
             if DataSectionMaps.isDataSection(targetSection.name) {
                 // A named variable has its offset in the symbol; a static one is
                 // the section symbol plus an offset clang leaves in `imm`.
-                let offset = Int64(clamping: symbol.value) + Int64(instruction.imm)
-                guard let offset32 = UInt32(exactly: offset) else {
-                    throw fail("offset \(offset) into \(targetSection.name) is out of range")
+                guard symbol.value <= UInt64(UInt32.max) else {
+                    throw fail("symbol \(symbolName) value \(symbol.value) is out of range for \(targetSection.name)")
+                }
+                let offset = Int64(symbol.value) + Int64(instruction.imm)
+                guard let offset32 = UInt32(exactly: offset), UInt64(offset32) < targetSection.size else {
+                    throw fail("offset \(offset) into \(targetSection.name) is outside the section (\(targetSection.size) bytes)")
                 }
                 return .data(.mapValue(mapName: targetSection.name, offset: offset32))
             }

@@ -67,6 +67,40 @@ import Testing
         expectError(bytes, contains: "lies outside the file", section: ".BTF")
     }
 
+    /// Symbol values and sizes at the limits, where careless arithmetic would
+    /// overflow or slice out of range.
+    @Test func symbolValuesAtTheLimits() throws {
+        let original = try Fixture.multi.bytes()
+        let elf = try ELFFile(original)
+        let symbolTable = try #require(elf.sections.first { $0.type == ELF.sectionSymbolTable })
+        let symbols = try SymbolTable.read(elf)
+        func patch(_ name: String, field: Int, to value: UInt64, in bytes: inout [UInt8]) throws {
+            let symbol = try #require(symbols.first { $0.name == name })
+            let position = Int(symbolTable.offset) + symbol.index * 24 + field
+            for shift in 0..<8 { bytes[position + shift] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(shift))) }
+        }
+        let value = 8, size = 16
+        for huge: UInt64 in [0x1_0000, UInt64(UInt32.max), UInt64(Int64.max), UInt64.max] {
+            // record_call's size unknown (0), and the next function far past the end.
+            var bytes = original
+            try patch("record_call", field: size, to: 0, in: &bytes)
+            try patch("weigh", field: value, to: huge, in: &bytes)
+            #expect(throws: ObjectReadError.self) { try ObjectReader.read(bytes) }
+            // A global variable at an absurd offset.
+            bytes = original
+            try patch("weight", field: value, to: huge, in: &bytes)
+            #expect(throws: ObjectReadError.self) { try ObjectReader.read(bytes) }
+            // A map symbol at an absurd offset in a legacy maps section.
+            var legacy = try Fixture.legacyMaps.bytes()
+            let legacyELF = try ELFFile(legacy)
+            let legacyTable = try #require(legacyELF.sections.first { $0.type == ELF.sectionSymbolTable })
+            let map = try #require(try SymbolTable.read(legacyELF).first { $0.name == "total_calls" })
+            let position = Int(legacyTable.offset) + map.index * 24 + value
+            for shift in 0..<8 { legacy[position + shift] = UInt8(truncatingIfNeeded: huge >> (8 * UInt64(shift))) }
+            #expect(throws: ObjectReadError.self) { try ObjectReader.read(legacy) }
+        }
+    }
+
     static func sectionHeaderTableOffset(_ bytes: [UInt8]) -> UInt64 {
         (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[40 + $1]) << (8 * UInt64($1)) }
     }
