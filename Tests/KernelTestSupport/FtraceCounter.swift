@@ -1,0 +1,116 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private ftrace instance (`<tracefs>/instances/<name>`) recording one
+/// tracepoint: the independent count tests compare against. Instances do not
+/// disturb the global trace buffer or anyone else's instance.
+///
+/// Order for an exact count: create (enables recording) → traffic → delete the
+/// namespaces (no socket left to retransmit) → `stopAndCount()` → `remove()`.
+public final class FtraceCounter: @unchecked Sendable {
+    // Unchecked: `removed` is only touched by the owning test.
+    public let name: String
+    public let directory: String
+    public let category: String
+    public let event: String
+    private var removed = false
+
+    /// Matches the test flow in both directions (data one way, FIN/ACKs the other).
+    public static func portFilter(_ port: UInt16) -> String { "sport == \(port) || dport == \(port)" }
+
+    /// Creates the instance, sets `filter` (nil: every hit on the host), and starts recording.
+    /// `bufferKilobytesPerCPU` raises the ring size for busy, unfiltered counts.
+    public static func create(name: String, category: String = "tcp", event: String = "tcp_retransmit_skb",
+                              filter: String?, bufferKilobytesPerCPU: Int? = nil,
+                              tracefs: String = "/sys/kernel/tracing") throws -> FtraceCounter {
+        let counter = FtraceCounter(name: name, category: category, event: event, tracefs: tracefs)
+        counter.remove()  // leftover of a crashed earlier run
+        counter.removed = false
+        guard mkdir(counter.directory, 0o755) == 0 else {
+            throw FtraceError(path: counter.directory, reason: String(cString: strerror(errno)))
+        }
+        do {
+            if let bufferKilobytesPerCPU { try write("\(bufferKilobytesPerCPU)", to: counter.directory + "/buffer_size_kb") }
+            if let filter { try write(filter, to: counter.eventDirectory + "/filter") }
+            try write("1", to: counter.eventDirectory + "/enable")
+        } catch {
+            counter.remove()
+            throw error
+        }
+        return counter
+    }
+
+    private init(name: String, category: String, event: String, tracefs: String) {
+        self.name = name
+        self.category = category
+        self.event = event
+        directory = "\(tracefs)/instances/\(name)"
+    }
+
+    public var eventDirectory: String { "\(directory)/events/\(category)/\(event)" }
+
+    /// Stops recording.
+    public func stop() throws {
+        try Self.write("0", to: eventDirectory + "/enable")
+    }
+
+    /// The recorded event lines (header comments dropped).
+    public func lines() throws -> [String] {
+        let text = try String(contentsOfFile: directory + "/trace", encoding: .utf8)
+        return text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && $0.contains("\(event):") }
+    }
+
+    /// Records lost per CPU because the buffer was full (must all be 0 for a count to be trusted).
+    public func overruns() throws -> [Int: Int] {
+        var result: [Int: Int] = [:]
+        let perCPU = directory + "/per_cpu"
+        for entry in try FileManager.default.contentsOfDirectory(atPath: perCPU) where entry.hasPrefix("cpu") {
+            guard let cpu = Int(entry.dropFirst(3)) else { continue }
+            let stats = try String(contentsOfFile: "\(perCPU)/\(entry)/stats", encoding: .utf8)
+            for line in stats.split(separator: "\n") where line.hasPrefix("overrun:") {
+                result[cpu] = Int(line.dropFirst("overrun:".count).trimmingCharacters(in: .whitespaces))
+            }
+        }
+        return result
+    }
+
+    /// Stops, checks that nothing was overrun, and returns the number of records.
+    public func stopAndCount() throws -> Int {
+        try stop()
+        let lost = try overruns().filter { $0.value != 0 }
+        guard lost.isEmpty else {
+            throw FtraceError(path: directory, reason: "ftrace overran, count not exact: \(lost)")
+        }
+        return try lines().count
+    }
+
+    /// Disables and deletes the instance. Idempotent.
+    public func remove() {
+        guard !removed else { return }
+        removed = true
+        guard access(directory, F_OK) == 0 else { return }
+        try? Self.write("0", to: eventDirectory + "/enable")
+        _ = rmdir(directory)
+    }
+
+    deinit { remove() }
+
+    static func write(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        guard fd >= 0 else { throw FtraceError(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else {
+            throw FtraceError(path: path, reason: "write of `\(text)` failed: \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+public struct FtraceError: Error, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { "ftrace \(path): \(reason)" }
+}
