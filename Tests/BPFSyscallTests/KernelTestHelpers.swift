@@ -1,0 +1,95 @@
+import Foundation
+import ELFReader
+import KernelTestSupport
+@testable import BPFSyscall
+
+/// Paths and objects the kernel tests share.
+enum TestObjects {
+    /// The repository root, from this file's path (Tests/BPFSyscallTests/…).
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// bpf/retrans.o, parsed by ELFReader (run `make bpf` first).
+    static func retrans() throws -> ObjectSpec {
+        try read(repositoryRoot + "/bpf/retrans.o")
+    }
+
+    /// Tests/BPFSyscallTests/Fixtures/<name>.
+    static func fixture(_ name: String) throws -> ObjectSpec {
+        try read(repositoryRoot + "/Tests/BPFSyscallTests/Fixtures/" + name)
+    }
+
+    static func read(_ path: String) throws -> ObjectSpec {
+        try ObjectReader.read(try SystemFile.readBytes(path))
+    }
+
+    /// The constant bpf/retrans.c needs, read from this kernel's tracepoint format.
+    static func retransConstants() throws -> [String: GlobalValue] {
+        let format = try Tracefs.locate().format(category: "tcp", name: "tcp_retransmit_skb")
+        return ["tracepoint_has_err": .u32(format.hasField("err") ? 1 : 0)]
+    }
+}
+
+/// What the kernel still holds of ours, for leak checks.
+enum KernelWitness {
+    /// Waits (up to `seconds`) until no program with `id` is loaded; the kernel frees
+    /// programs after an RCU grace period, so the id can outlive the last close briefly.
+    static func programIsGone(_ id: UInt32, seconds: Double = 3) throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if try !Syscalls.kernel.loadedPrograms().contains(where: { $0.id == id }) { return true }
+            usleep(20_000)
+        } while Date() < deadline
+        return false
+    }
+
+    static func mapIsGone(_ id: UInt32, seconds: Double = 3) throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if try !Syscalls.kernel.loadedMaps().contains(where: { $0.id == id }) { return true }
+            usleep(20_000)
+        } while Date() < deadline
+        return false
+    }
+
+    /// How many BPF maps, programs and links this process has open (from /proc/self/fd).
+    static func openBPFDescriptors() -> [String: Int] {
+        var counts: [String: Int] = [:]
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for entry in entries {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry),
+                  target.hasPrefix("anon_inode:bpf") else { continue }
+            counts[target, default: 0] += 1
+        }
+        return counts
+    }
+
+    /// `/proc/self/fdinfo/<fd>` as key → value.
+    static func fdinfo(_ fd: Int32) throws -> [String: String] {
+        let text = try String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8)
+        var result: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            result[String(parts[0])] = parts[1].trimmingCharacters(in: .whitespaces)
+        }
+        return result
+    }
+}
+
+struct MissingInObject: Error, CustomStringConvertible {
+    var description: String
+}
+
+extension LoadedObject {
+    /// `program(named:)` for tests: throws instead of returning nil (and keeps `#require` away from a `~Copyable` value).
+    func requiredProgram(_ name: String) throws -> LoadedProgram {
+        guard let program = program(named: name) else { throw MissingInObject(description: "no program `\(name)`") }
+        return program
+    }
+
+    func requiredMap(_ name: String) throws -> LoadedMap {
+        guard let map = map(named: name) else { throw MissingInObject(description: "no map `\(name)`") }
+        return map
+    }
+}
