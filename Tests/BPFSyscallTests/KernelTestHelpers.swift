@@ -52,13 +52,13 @@ enum KernelWitness {
         return false
     }
 
-    /// How many BPF maps, programs and links this process has open (from /proc/self/fd).
+    /// How many BPF maps, programs, links, BTF objects and perf events this process has open (from /proc/self/fd).
     static func openBPFDescriptors() -> [String: Int] {
         var counts: [String: Int] = [:]
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
         for entry in entries {
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry),
-                  target.hasPrefix("anon_inode:bpf") else { continue }
+                  target.hasPrefix("anon_inode:bpf") || target == "anon_inode:[perf_event]" else { continue }
             counts[target, default: 0] += 1
         }
         return counts
@@ -66,7 +66,7 @@ enum KernelWitness {
 
     /// `/proc/self/fdinfo/<fd>` as key → value.
     static func fdinfo(_ fd: Int32) throws -> [String: String] {
-        let text = try String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8)
+        let text = try SystemFile.readString("/proc/self/fdinfo/\(fd)")
         var result: [String: String] = [:]
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1)

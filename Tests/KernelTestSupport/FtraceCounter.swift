@@ -58,7 +58,7 @@ public final class FtraceCounter: @unchecked Sendable {
 
     /// The recorded event lines (header comments dropped).
     public func lines() throws -> [String] {
-        let text = try String(contentsOfFile: directory + "/trace", encoding: .utf8)
+        let text = try Self.read(directory + "/trace")
         return text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && $0.contains("\(event):") }
     }
 
@@ -68,7 +68,7 @@ public final class FtraceCounter: @unchecked Sendable {
         let perCPU = directory + "/per_cpu"
         for entry in try FileManager.default.contentsOfDirectory(atPath: perCPU) where entry.hasPrefix("cpu") {
             guard let cpu = Int(entry.dropFirst(3)) else { continue }
-            let stats = try String(contentsOfFile: "\(perCPU)/\(entry)/stats", encoding: .utf8)
+            let stats = try Self.read("\(perCPU)/\(entry)/stats")
             for line in stats.split(separator: "\n") where line.hasPrefix("overrun:") {
                 result[cpu] = Int(line.dropFirst("overrun:".count).trimmingCharacters(in: .whitespaces))
             }
@@ -96,6 +96,24 @@ public final class FtraceCounter: @unchecked Sendable {
     }
 
     deinit { remove() }
+
+    /// Reads to EOF: tracefs files report size 0, and Foundation's
+    /// `String(contentsOfFile:)` stops after the first page of them.
+    static func read(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FtraceError(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw FtraceError(path: path, reason: String(cString: strerror(errno))) }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 
     static func write(_ text: String, to path: String) throws {
         let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
