@@ -88,12 +88,12 @@ enum HandBuilt {
                           sections: [], symbols: [])
     }
 
-    /// A tracepoint program that reads 4 bytes at ctx + 4096: the verifier refuses it.
+    /// A tracepoint program that reads 4 bytes at ctx + 8192 (past PERF_MAX_TRACE_SIZE): the verifier refuses it.
     /// `padding` straight-line instructions come first, to make the log long.
     static func rejectedObject(padding: Int = 0) -> ObjectSpec {
         var instructions = [Asm.mov64(0, imm: 0)]
         instructions += Array(repeating: Asm.add64(0, imm: 1), count: padding)
-        instructions += [Asm.ldx32(0, 1, 4096), Asm.exit]
+        instructions += [Asm.ldx32(0, 1, 8192), Asm.exit]
         let program = ProgramSpec(
             name: "read_past_context", sectionName: "tracepoint/tcp/tcp_retransmit_skb",
             kind: .tracepoint(category: "tcp", name: "tcp_retransmit_skb"), instructions: instructions,

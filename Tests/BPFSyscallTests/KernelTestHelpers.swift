@@ -1,7 +1,14 @@
 import Foundation
+import Testing
 import ELFReader
 import KernelTestSupport
 @testable import BPFSyscall
+
+/// Every test that touches the kernel lives in a suite nested in this one, so that
+/// they run one at a time: the leak checks count this process's open BPF and perf
+/// descriptors, which a test running alongside would change.
+@Suite(.serialized, .enabled(if: KernelTestEnvironment.isRoot, Comment(rawValue: KernelTestEnvironment.skipReason)))
+struct KernelTests {}
 
 /// Paths and objects the kernel tests share.
 enum TestObjects {
@@ -93,3 +100,26 @@ extension LoadedObject {
         return map
     }
 }
+
+/// The real syscalls, recording each BTF and program load: (log buffer size, result).
+final class LoadSpy: Sendable {
+    let programLoads = Mutex<[(logSize: Int, result: Int32)]>([])
+    let btfLoads = Mutex<[(logSize: Int, result: Int32)]>([])
+
+    var syscalls: Syscalls {
+        var syscalls = Syscalls.kernel
+        syscalls.programLoad = { [self] request, level, log in
+            let result = Syscalls.kernel.programLoad(request, level, &log)
+            programLoads.withLock { $0.append((log.count, result)) }
+            return result
+        }
+        syscalls.btfLoad = { [self] bytes, level, log in
+            let result = Syscalls.kernel.btfLoad(bytes, level, &log)
+            btfLoads.withLock { $0.append((log.count, result)) }
+            return result
+        }
+        return syscalls
+    }
+}
+
+import Synchronization
