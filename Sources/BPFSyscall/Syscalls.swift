@@ -324,8 +324,10 @@ public struct SyscallError: Error, Sendable, Equatable, CustomStringConvertible 
             return "the kernel does not accept this object's BTF; loading without it"
         case ("BPF_LINK_CREATE", EINVAL), ("BPF_LINK_CREATE", EOPNOTSUPP):
             return "kernel without perf links (before 5.15); the ioctl attach works there"
-        case ("BPF_PROG_LOAD", ENOSPC), ("BPF_PROG_LOAD", E2BIG), ("BPF_BTF_LOAD", ENOSPC):
+        case ("BPF_PROG_LOAD", ENOSPC), ("BPF_BTF_LOAD", ENOSPC):
             return "the verifier log did not fit its buffer"
+        case ("BPF_PROG_LOAD", E2BIG):
+            return "the program has more instructions than this kernel accepts"
         default:
             return nil
         }
