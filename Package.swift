@@ -38,7 +38,10 @@ let package = Package(
         ),
         .testTarget(name: "ELFReaderTests", dependencies: ["ELFReader"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "BPFSyscallTests", dependencies: ["BPFSyscall", "ELFReader", "CBPFSyscall"]),
+        // Shared harness for real-kernel tests: commands, veth namespaces, bulk transfers, ftrace counts, bpftool.
+        .target(name: "KernelTestSupport", path: "Tests/KernelTestSupport"),
+        .testTarget(name: "BPFSyscallTests", dependencies: ["BPFSyscall", "ELFReader", "CBPFSyscall", "KernelTestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "ELFReader", "BPFSyscall"]),
     ],
     swiftLanguageModes: [.v6]
