@@ -1,0 +1,73 @@
+/// How big each per-CPU ring is and when the kernel wakes the reader.
+public struct PerfRingOptions: Sendable, Equatable {
+    /// The data area of each ring is 2^`dataPageExponent` pages (plus one metadata page).
+    public var dataPageExponent: Int
+    public var wakeup: PerfRingWakeup
+
+    /// The default data area, PLACEHOLDER until measured.
+    public static let defaultDataPageExponent = 6
+    /// 2^12 pages = 16 MiB per CPU: a ring this size locks a lot of memory per CPU already.
+    public static let maximumDataPageExponent = 12
+
+    public init(dataPageExponent: Int = defaultDataPageExponent, wakeup: PerfRingWakeup = .halfRing) {
+        self.dataPageExponent = dataPageExponent
+        self.wakeup = wakeup
+    }
+
+    /// Bytes in each ring's data area for a page size.
+    public func dataSize(pageSize: Int) -> Int {
+        pageSize << dataPageExponent
+    }
+}
+
+/// When the kernel wakes a reader blocked in epoll on a ring.
+public enum PerfRingWakeup: Sendable, Equatable {
+    /// After every sample (`wakeup_events = 1`): lowest latency, one interrupt and
+    /// one reader wakeup per event.
+    case everyEvent
+    /// Once `bytes` have been written since the last wakeup (`watermark = 1`,
+    /// `wakeup_watermark`). Records below the watermark wait for a drain.
+    case watermark(bytes: Int)
+    /// A watermark at half the data area: half the ring is still free when the reader wakes.
+    case halfRing
+
+    /// The `wakeup_events` / `wakeup_watermark` value and whether it is a watermark.
+    func attribute(dataSize: Int) -> (value: UInt32, isWatermark: Bool) {
+        switch self {
+        case .everyEvent:
+            return (1, false)
+        case let .watermark(bytes):
+            return (UInt32(clamping: max(1, min(bytes, dataSize))), true)
+        case .halfRing:
+            return (UInt32(clamping: dataSize / 2), true)
+        }
+    }
+}
+
+/// What one CPU's ring has delivered so far.
+public struct PerfRingStatistics: Sendable, Equatable {
+    public var cpu: Int
+    /// Samples handed to the sink.
+    public var samples: UInt64 = 0
+    /// Samples the kernel dropped because the ring was full (`PERF_RECORD_LOST`).
+    public var lost: UInt64 = 0
+    /// Passes that stopped on bytes that could not be framed (then skipped to the head).
+    public var framingErrors: UInt64 = 0
+    /// Records of types a BPF output event should not produce, skipped.
+    public var otherRecords: UInt64 = 0
+    public var lastFramingError: RingFramingError?
+
+    public init(cpu: Int) {
+        self.cpu = cpu
+    }
+
+    mutating func add(_ pass: RingPass) {
+        samples &+= UInt64(pass.samples)
+        lost &+= pass.lost
+        otherRecords &+= UInt64(pass.otherRecords)
+        if let error = pass.framingError {
+            framingErrors &+= 1
+            lastFramingError = error
+        }
+    }
+}
