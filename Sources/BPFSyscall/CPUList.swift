@@ -1,69 +1,67 @@
-/// The kernel's CPU list format (`/sys/devices/system/cpu/online`, `possible`):
-/// comma-separated CPU numbers and inclusive ranges, e.g. `0-1`, `0,2-3`, ending in a newline.
-public enum CPUList {
-    /// The largest CPU number accepted: far above any real machine, so a corrupt
-    /// file cannot make us open millions of rings.
-    public static let maximumCPU = 1 << 16
+/// A kernel CPU list such as `0-1,4,6-7` (sysfs `possible`, `online`), as CPU numbers.
+public struct CPUList: Sendable, Equatable, CustomStringConvertible {
+    /// Ascending, without duplicates.
+    public var cpus: [Int]
 
-    public static func parse(_ text: String) throws(CPUListError) -> [Int] {
-        let trimmed = text.trimmingTrailingWhitespace()
-        guard !trimmed.isEmpty else { throw CPUListError(text: text, reason: "empty list") }
+    public init(cpus: [Int]) {
+        self.cpus = Array(Set(cpus)).sorted()
+    }
+
+    /// Parses the kernel's list format; a trailing newline is fine, anything else malformed throws.
+    public init(parsing text: String) throws(CPUListError) {
+        let trimmed = text.trimmingWhitespace()
+        guard !trimmed.isEmpty else { throw CPUListError(text: text, reason: "empty") }
+        // The kernel never prints more than its NR_CPUS; this bound keeps a corrupt range from allocating gigabytes.
+        let limit = 1 << 16
         var cpus: [Int] = []
         for part in trimmed.split(separator: ",", omittingEmptySubsequences: false) {
             let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
             guard bounds.count == 1 || bounds.count == 2,
-                  let first = number(bounds[0]), let last = number(bounds[bounds.count - 1]) else {
-                throw CPUListError(text: text, reason: "`\(part)` is not a CPU number or range")
-            }
-            guard first <= last else {
-                throw CPUListError(text: text, reason: "range `\(part)` runs backwards")
-            }
-            guard cpus.last.map({ $0 < first }) ?? true else {
-                throw CPUListError(text: text, reason: "`\(part)` is not in increasing order")
-            }
-            cpus.append(contentsOf: first...last)
+                  let low = Int(bounds[0]), let high = Int(bounds[bounds.count - 1]),
+                  low >= 0, low <= high, high < limit
+            else { throw CPUListError(text: text, reason: "bad range `\(part)`") }
+            cpus.append(contentsOf: low...high)
         }
-        return cpus
+        self.init(cpus: cpus)
     }
 
-    /// CPUs that are online now: one perf ring each.
-    public static func online(path: String = "/sys/devices/system/cpu/online") throws(CPUListError) -> [Int] {
-        let text: String
+    /// The highest CPU number plus one: what a per-CPU map or a perf event array indexed by CPU needs.
+    public var slotCount: Int { (cpus.last ?? -1) + 1 }
+
+    public var description: String { cpus.map(String.init).joined(separator: ",") }
+
+    /// CPUs the kernel could ever bring up (`/sys/devices/system/cpu/possible`):
+    /// per-CPU maps hold one value for each of them.
+    public static func possible() throws -> CPUList {
+        try read("/sys/devices/system/cpu/possible")
+    }
+
+    /// CPUs running now (`/sys/devices/system/cpu/online`).
+    public static func online() throws -> CPUList {
+        try read("/sys/devices/system/cpu/online")
+    }
+
+    static func read(_ path: String) throws -> CPUList {
+        let text = try SystemFile.readString(path)
         do {
-            text = try SystemFile.readString(path)
+            return try CPUList(parsing: text)
         } catch {
-            throw CPUListError(text: "", reason: "\(error) (is sysfs mounted?)")
+            throw CPUListError(text: text, reason: "\(error.reason) in \(path)")
         }
-        do {
-            return try parse(text)
-        } catch var error {
-            error.reason = "\(path): \(error.reason)"
-            throw error
-        }
-    }
-
-    private static func number(_ digits: Substring) -> Int? {
-        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-              let value = Int(digits), value <= maximumCPU else { return nil }
-        return value
     }
 }
 
 public struct CPUListError: Error, Sendable, Equatable, CustomStringConvertible {
     public var text: String
     public var reason: String
-
-    public var description: String {
-        text.isEmpty ? "CPU list: \(reason)" : "CPU list \(String(reflecting: text)): \(reason)"
-    }
+    public var description: String { "cannot parse CPU list \"\(text.trimmingWhitespace())\": \(reason)" }
 }
 
 extension String {
-    fileprivate func trimmingTrailingWhitespace() -> Substring {
-        var end = endIndex
-        while end > startIndex, let last = self[..<end].last, last.isWhitespace {
-            end = index(before: end)
-        }
-        return self[..<end]
+    func trimmingWhitespace() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
+        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
+        return String(scalars)
     }
 }

@@ -44,8 +44,8 @@ public final class PerfEventPoller<Sink: PerfEventSink>: Sendable {
     }
 
     private let state: Mutex<State>
-    private let epollFD: Int32
-    private let shutdownFD: Int32
+    private let epoll: FileDescriptor
+    private let shutdown: FileDescriptor
     private let ringCount: Int
     /// The CPUs with a ring, in ring order.
     public let cpus: [Int]
@@ -55,58 +55,45 @@ public final class PerfEventPoller<Sink: PerfEventSink>: Sendable {
     private static var shutdownToken: UInt64 { .max }
 
     /// Opens a ring on each CPU in `cpus` (default: every online CPU), stores it in
-    /// the perf event array `perfEventArrayFD` (borrowed: keep the map open while
-    /// the poller lives) and prepares the epoll set.
-    public init(perfEventArrayFD: Int32, cpus: [Int]? = nil, options: PerfRingOptions = PerfRingOptions(),
+    /// the perf event array `map` and prepares the epoll set. The map keeps the
+    /// events alive (and the program writing) until the map itself is closed.
+    public init(perfEventArray map: LoadedMap, cpus: [Int]? = nil, options: PerfRingOptions = PerfRingOptions(),
                 sink: sending Sink) throws(PerfRingError) {
-        let rings = try PerfRingSet.open(perfEventArrayFD: perfEventArrayFD, cpus: cpus, options: options)
-        let epollFD: Int32
-        let shutdownFD: Int32
+        let rings = try PerfRingSet.open(perfEventArray: map, cpus: cpus, options: options, syscalls: map.syscalls)
+        let epoll: FileDescriptor
+        let shutdown: FileDescriptor
         do {
-            epollFD = try RingSyscalls.epollCreate()
-        } catch { throw .syscall(error) }
+            epoll = try RingSyscalls.epollCreate()
+        } catch { throw .syscall(cpu: nil, error) }
         do {
-            shutdownFD = try RingSyscalls.eventFD()
-        } catch {
-            RingSyscalls.close(epollFD)
-            throw .syscall(error)
-        }
+            shutdown = try RingSyscalls.eventFD()
+        } catch { throw .syscall(cpu: nil, error) }
         do {
             for (index, ring) in rings.enumerated() {
-                try RingSyscalls.epollAdd(epollFD: epollFD, fd: ring.fd, token: UInt64(index))
+                try RingSyscalls.epollAdd(epollFD: epoll.rawValue, fd: ring.fd.rawValue, token: UInt64(index))
             }
-            try RingSyscalls.epollAdd(epollFD: epollFD, fd: shutdownFD, token: Self.shutdownToken)
-        } catch {
-            RingSyscalls.close(shutdownFD)
-            RingSyscalls.close(epollFD)
-            throw .syscall(error)
-        }
+            try RingSyscalls.epollAdd(epollFD: epoll.rawValue, fd: shutdown.rawValue, token: Self.shutdownToken)
+        } catch { throw .syscall(cpu: nil, error) }
         self.cpus = rings.map(\.cpu)
         self.ringCount = rings.count
         self.ringDataSize = rings.first?.dataSize ?? 0
-        self.epollFD = epollFD
-        self.shutdownFD = shutdownFD
+        self.epoll = epoll
+        self.shutdown = shutdown
         self.state = Mutex(State(rings: rings, sink: sink))
-    }
-
-    deinit {
-        RingSyscalls.close(shutdownFD)
-        RingSyscalls.close(epollFD)
-        // The rings unmap and close as `state` is released.
     }
 
     /// Reads rings as the kernel signals them until `stop()`. With a
     /// `drainInterval`, also reads every ring at least that often, so records
     /// below a wakeup watermark are delivered within the interval.
     /// Returns after `stop()`; records that arrive after that stay for a `drain()`.
-    public func run(drainInterval: Duration? = nil) throws(RingSyscallError) {
+    public func run(drainInterval: Duration? = nil) throws(SyscallError) {
         let events = UnsafeMutableBufferPointer<epoll_event>.allocate(capacity: ringCount + 1)
         defer { events.deallocate() }
         let clock = ContinuousClock()
         var nextDrain = drainInterval.map { clock.now + $0 }
         while true {
             let timeout = nextDrain.map { Self.milliseconds(until: $0, clock: clock) } ?? -1
-            let ready = try RingSyscalls.epollWait(epollFD: epollFD, events: events, timeoutMilliseconds: timeout)
+            let ready = try RingSyscalls.epollWait(epollFD: epoll.rawValue, events: events, timeoutMilliseconds: timeout)
             var drainAll = false
             if let deadline = nextDrain, let interval = drainInterval {
                 let now = clock.now
@@ -115,26 +102,26 @@ public final class PerfEventPoller<Sink: PerfEventSink>: Sendable {
                     nextDrain = now + interval
                 }
             }
-            let shutdown = state.withLock { state -> Bool in
-                var shutdown = false
+            let stopping = state.withLock { state -> Bool in
+                var stopping = false
                 for event in events[0..<ready] {
                     let token = event.data.u64
                     if token == Self.shutdownToken {
-                        shutdown = true
+                        stopping = true
                     } else if !drainAll, token < UInt64(state.rings.count) {
                         Self.read(ring: Int(token), in: &state)
                     }
                 }
                 if drainAll { _ = Self.readAll(&state) }
-                return shutdown
+                return stopping
             }
-            if shutdown { return }
+            if stopping { return }
         }
     }
 
     /// Wakes `run` and makes it return; later `run` calls return at once.
     public func stop() {
-        RingSyscalls.signal(eventFD: shutdownFD)
+        RingSyscalls.signal(eventFD: shutdown.rawValue)
     }
 
     /// Reads every ring now, without waiting for a wakeup: for a timer or a scrape.

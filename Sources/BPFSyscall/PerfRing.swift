@@ -14,7 +14,7 @@ import Musl
 /// array keeps its own reference until the map is closed.
 final class PerfRing {
     let cpu: Int
-    let fd: Int32
+    let fd: FileDescriptor
     private let mapping: UnsafeMutableRawPointer
     private let mappingLength: Int
     private let metadata: UnsafeMutablePointer<perf_event_mmap_page>
@@ -23,7 +23,7 @@ final class PerfRing {
     private var tail: UInt64
     private(set) var statistics: PerfRingStatistics
 
-    init(cpu: Int, options: PerfRingOptions) throws(PerfRingError) {
+    init(cpu: Int, options: PerfRingOptions, syscalls: Syscalls = .kernel) throws(PerfRingError) {
         guard (0...PerfRingOptions.maximumDataPageExponent).contains(options.dataPageExponent) else {
             throw .badOptions("data page exponent \(options.dataPageExponent) outside 0...\(PerfRingOptions.maximumDataPageExponent)")
         }
@@ -31,18 +31,21 @@ final class PerfRing {
         let dataSize = options.dataSize(pageSize: pageSize)
         let wakeup = options.wakeup.attribute(dataSize: dataSize)
 
-        let fd: Int32
+        // A BPF output event for any process on this CPU; every sample is one `bpf_perf_event_output`.
+        let request = PerfEventOpenRequest(
+            type: PERF_TYPE_SOFTWARE.rawValue, config: UInt64(PERF_COUNT_SW_BPF_OUTPUT.rawValue),
+            sampleType: UInt64(PERF_SAMPLE_RAW.rawValue), samplePeriod: 1,
+            wakeup: wakeup.value, useWatermark: wakeup.isWatermark, pid: -1, cpu: Int32(cpu),
+            flags: UInt(PERF_FLAG_FD_CLOEXEC))
+        let fd: FileDescriptor
         do {
-            fd = try RingSyscalls.openBPFOutputEvent(cpu: cpu, wakeup: wakeup.value, useWatermark: wakeup.isWatermark)
-        } catch { throw .syscall(error) }
+            fd = try syscalls.openPerfEvent(request)
+        } catch { throw .syscall(cpu: cpu, error) }
         let length = pageSize + dataSize
         let mapping: UnsafeMutableRawPointer
         do {
-            mapping = try RingSyscalls.mapShared(fd: fd, length: length, cpu: cpu)
-        } catch {
-            RingSyscalls.close(fd)
-            throw .syscall(error)
-        }
+            mapping = try RingSyscalls.mapShared(fd: fd.rawValue, length: length)
+        } catch { throw .syscall(cpu: cpu, error) }
         let metadata = mapping.bindMemory(to: perf_event_mmap_page.self, capacity: 1)
         // Kernels since 4.1 say where the data area is; it must be the part we mapped.
         var dataOffset = Int(metadata.pointee.data_offset)
@@ -60,7 +63,6 @@ final class PerfRing {
                 data: UnsafeRawBufferPointer(start: mapping + dataOffset, count: reportedSize))
         } catch {
             RingSyscalls.unmap(mapping, length: length)
-            RingSyscalls.close(fd)
             throw .badGeometry(cpu: cpu, offset: dataOffset, size: reportedSize, mapped: length)
         }
         self.cpu = cpu
@@ -75,16 +77,16 @@ final class PerfRing {
 
     deinit {
         RingSyscalls.unmap(mapping, length: mappingLength)
-        RingSyscalls.close(fd)
+        // `fd` closes as it is destroyed, after the unmap.
     }
 
     var dataSize: Int { reader.ringSize }
 
     /// Makes the event count (and so accept BPF output); it is usually enabled at open already.
-    func enable() throws(PerfRingError) {
+    func enable(syscalls: Syscalls) throws(PerfRingError) {
         do {
-            try RingSyscalls.enable(perfEvent: fd, cpu: cpu)
-        } catch { throw .syscall(error) }
+            try syscalls.ioctl(fd.rawValue, CBPF_PERF_EVENT_IOC_ENABLE, 0, name: "PERF_EVENT_IOC_ENABLE")
+        } catch { throw .syscall(cpu: cpu, error) }
     }
 
     /// Reads every record the kernel has published, then hands the space back.
@@ -103,25 +105,34 @@ final class PerfRing {
     }
 }
 
-/// Why a perf ring could not be set up.
+/// Why the perf rings could not be set up.
 public enum PerfRingError: Error, Sendable, Equatable, CustomStringConvertible {
-    case syscall(RingSyscallError)
+    case syscall(cpu: Int?, SyscallError)
     case badOptions(String)
     /// The kernel described a data area we cannot read as a ring.
     case badGeometry(cpu: Int, offset: Int, size: Int, mapped: Int)
-    case cpuList(CPUListError)
+    case onlineCPUs(reason: String)
+    case notAPerfEventArray(map: String, type: UInt32)
+    case storeInMap(map: String, cpu: Int, reason: String)
 
     public var description: String {
         switch self {
-        case let .syscall(error):
-            return "perf ring: \(error)"
+        case let .syscall(cpu?, error):
+            return "perf ring on cpu \(cpu): \(error)"
+        case let .syscall(nil, error):
+            return "perf rings: \(error)"
         case let .badOptions(reason):
             return "perf ring options: \(reason)"
         case let .badGeometry(cpu, offset, size, mapped):
-            return "perf ring on cpu \(cpu): kernel reports a data area of \(size) bytes at offset \(offset) "
+            return "perf ring on cpu \(cpu): the kernel reports a data area of \(size) bytes at offset \(offset) "
                 + "in a mapping of \(mapped) bytes; expected a power of two inside the mapping"
-        case let .cpuList(error):
-            return "perf rings: \(error)"
+        case let .onlineCPUs(reason):
+            return "perf rings: cannot list online CPUs: \(reason)"
+        case let .notAPerfEventArray(map, type):
+            return "perf rings: map `\(map)` has type \(type), not BPF_MAP_TYPE_PERF_EVENT_ARRAY (4)"
+        case let .storeInMap(map, cpu, reason):
+            return "perf ring on cpu \(cpu): cannot store it in map `\(map)`: \(reason)"
+                + " (a perf event array needs an entry for every CPU)"
         }
     }
 }

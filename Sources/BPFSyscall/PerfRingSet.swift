@@ -3,21 +3,22 @@
 /// `bpf_perf_event_output(ctx, &map, BPF_F_CURRENT_CPU, ...)` finds it.
 enum PerfRingSet {
     /// `cpus` defaults to the online CPUs: offline ones cannot run the program.
-    /// `perfEventArrayFD` is borrowed: the caller keeps the map open.
-    static func open(perfEventArrayFD: Int32, cpus: [Int]?, options: PerfRingOptions) throws(PerfRingError)
-        -> [PerfRing]
-    {
+    static func open(perfEventArray map: LoadedMap, cpus: [Int]?, options: PerfRingOptions,
+                     syscalls: Syscalls) throws(PerfRingError) -> [PerfRing] {
+        guard map.spec.type == .perfEventArray else {
+            throw .notAPerfEventArray(map: map.name, type: map.spec.type.rawValue)
+        }
         let cpus = if let cpus { cpus } else { try onlineCPUs() }
         var rings: [PerfRing] = []
         rings.reserveCapacity(cpus.count)
         for cpu in cpus {
-            let ring = try PerfRing(cpu: cpu, options: options)
+            let ring = try PerfRing(cpu: cpu, options: options, syscalls: syscalls)
             do {
-                try RingSyscalls.storeInPerfEventArray(mapFD: perfEventArrayFD, cpu: cpu, perfEventFD: ring.fd)
+                try map.update(index: UInt32(cpu), value: UInt32(bitPattern: ring.fd.rawValue))
             } catch {
-                throw .syscall(error)
+                throw .storeInMap(map: map.name, cpu: cpu, reason: "\(error)")
             }
-            try ring.enable()
+            try ring.enable(syscalls: syscalls)
             rings.append(ring)
         }
         return rings
@@ -25,9 +26,9 @@ enum PerfRingSet {
 
     private static func onlineCPUs() throws(PerfRingError) -> [Int] {
         do {
-            return try CPUList.online()
+            return try CPUList.online().cpus
         } catch {
-            throw .cpuList(error)
+            throw .onlineCPUs(reason: "\(error)")
         }
     }
 }

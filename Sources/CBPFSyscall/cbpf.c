@@ -181,6 +181,33 @@ int cbpf_prog_get_fd_by_id(uint32_t id)
 	return sys_bpf(BPF_PROG_GET_FD_BY_ID, &attr, ATTR_SIZE(open_flags));
 }
 
+int cbpf_link_get_fd_by_id(uint32_t id)
+{
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.link_id = id;
+	return sys_bpf(BPF_LINK_GET_FD_BY_ID, &attr, ATTR_SIZE(open_flags));
+}
+
+int cbpf_map_get_next_id(uint32_t start_id, uint32_t *next_id)
+{
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.start_id = start_id;
+	int ret = sys_bpf(BPF_MAP_GET_NEXT_ID, &attr, ATTR_SIZE(open_flags));
+	if (ret == 0)
+		*next_id = attr.next_id;
+	return ret;
+}
+
+int cbpf_map_get_fd_by_id(uint32_t id)
+{
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.map_id = id;
+	return sys_bpf(BPF_MAP_GET_FD_BY_ID, &attr, ATTR_SIZE(open_flags));
+}
+
 int cbpf_perf_event_open(uint32_t type, uint64_t config, uint64_t sample_type,
                          uint64_t sample_period, uint32_t wakeup,
                          int use_watermark, int pid, int cpu, int group_fd,

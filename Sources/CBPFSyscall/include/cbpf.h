@@ -49,6 +49,9 @@ int cbpf_enable_stats(uint32_t stats_type);
 int cbpf_prog_get_next_id(uint32_t start_id, uint32_t *next_id);
 int cbpf_prog_get_fd_by_id(uint32_t id);
 int cbpf_link_get_next_id(uint32_t start_id, uint32_t *next_id);
+int cbpf_link_get_fd_by_id(uint32_t id);
+int cbpf_map_get_next_id(uint32_t start_id, uint32_t *next_id);
+int cbpf_map_get_fd_by_id(uint32_t id);
 
 /* ---- perf_event_open(2), ioctl(2) -------------------------------------- */
 

@@ -1,0 +1,119 @@
+import ELFReader
+
+/// What the loader may do, beyond the defaults.
+public struct LoadOptions: Sendable {
+    /// Global variables to set before the maps are created (e.g. `tracepoint_has_err` in `.rodata`).
+    public var constants: [String: GlobalValue]
+    /// Load the object's BTF (needed for func_info/line_info: source lines in verifier logs).
+    public var loadBTF: Bool
+    public var logSizes: VerifierLogSizes
+    public var syscalls: Syscalls
+
+    public init(constants: [String: GlobalValue] = [:], loadBTF: Bool = true,
+                logSizes: VerifierLogSizes = VerifierLogSizes(), syscalls: Syscalls = .kernel) {
+        self.constants = constants
+        self.loadBTF = loadBTF
+        self.logSizes = logSizes
+        self.syscalls = syscalls
+    }
+}
+
+/// What became of the object's BTF.
+public enum BTFStatus: Sendable, Equatable, CustomStringConvertible {
+    case loaded
+    /// The object has no `.BTF` (built without `-g`).
+    case absent
+    /// Turned off in `LoadOptions`.
+    case disabled
+    /// The kernel refused it; everything was loaded without BTF. The reason includes the kernel's log.
+    case rejected(reason: String)
+
+    public var description: String {
+        switch self {
+        case .loaded: return "loaded"
+        case .absent: return "absent from the object"
+        case .disabled: return "disabled"
+        case .rejected(let reason): return "rejected by the kernel, loaded without it: \(reason)"
+        }
+    }
+}
+
+/// An `ObjectSpec` made live: its BTF, maps and programs in the kernel.
+/// Closing it (or dropping it) releases them; handles you took from it
+/// (`map(named:)`, `program(named:)`) keep their own object alive until released.
+public struct LoadedObject: ~Copyable, Sendable {
+    public let maps: [LoadedMap]
+    public let programs: [LoadedProgram]
+    public let btf: FileDescriptor?
+    public let btfStatus: BTFStatus
+    /// Things that went differently from the spec but did not stop the load (log them).
+    public let warnings: [String]
+
+    /// Loads BTF, creates maps (globals set from `options.constants`, `.rodata` frozen),
+    /// relocates and loads every program. Nothing is attached yet.
+    /// On failure, whatever was already created is closed before the error is thrown.
+    public init(loading spec: ObjectSpec, options: LoadOptions = LoadOptions()) throws {
+        let syscalls = options.syscalls
+        var warnings: [String] = []
+
+        var btf: FileDescriptor? = nil
+        var btfStatus = BTFStatus.disabled
+        if options.loadBTF {
+            if let btfSpec = spec.btf {
+                do {
+                    btf = try syscalls.loadBTF(btfSpec.kernelBytes, logSizes: options.logSizes)
+                    btfStatus = .loaded
+                } catch {
+                    btfStatus = .rejected(reason: "\(error)")
+                    warnings.append("BTF \(btfStatus)")
+                }
+            } else {
+                btfStatus = .absent
+            }
+        }
+        let btfFD = btf?.rawValue
+
+        let mapSpecs = try withContext("set globals") { try GlobalConstants.apply(options.constants, to: spec.maps) }
+        let possibleCPUs = try CPUList.possible()
+        var maps: [LoadedMap] = []
+        for mapSpec in mapSpecs {
+            maps.append(try MapCreation.create(mapSpec, btfFD: btfFD, possibleCPUs: possibleCPUs,
+                                               syscalls: syscalls, warnings: &warnings))
+        }
+        var mapFDs: [String: Int32] = [:]
+        for map in maps { mapFDs[map.name] = map.fd.rawValue }
+
+        var programs: [LoadedProgram] = []
+        for programSpec in spec.programs {
+            programs.append(try ProgramLoading.load(
+                programSpec, license: spec.license, kernelVersion: spec.kernelVersion ?? 0, mapFDs: mapFDs,
+                btfFD: btfFD, logSizes: options.logSizes, syscalls: syscalls))
+        }
+
+        self.maps = maps
+        self.programs = programs
+        self.btf = btf
+        self.btfStatus = btfStatus
+        self.warnings = warnings
+    }
+
+    public func map(named name: String) -> LoadedMap? { maps.first { $0.name == name } }
+    public func program(named name: String) -> LoadedProgram? { programs.first { $0.name == name } }
+
+    /// Attaches the named program to the tracepoint its section names.
+    public func attach(program name: String, method: AttachMethod = .automatic,
+                       tracefs: Tracefs? = nil) throws -> TracepointAttachment {
+        guard let program = program(named: name) else {
+            throw ContextError("attach program `\(name)`", ProgramSpecError(
+                reason: "no such program (the object has: \(programs.map(\.name).joined(separator: ", ")))"))
+        }
+        return try program.attach(method: method, tracefs: tracefs)
+    }
+
+    /// Releases the maps, programs and BTF now (the kernel frees each once nothing else holds it).
+    public consuming func close() {
+        btf?.close()
+        _ = maps
+        _ = programs
+    }
+}

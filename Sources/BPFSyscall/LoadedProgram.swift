@@ -1,0 +1,81 @@
+import ELFReader
+
+/// A program living in the kernel (verified, not yet attached). The fd closes
+/// when the last reference goes away; an attachment keeps the program loaded
+/// in the kernel on its own.
+public final class LoadedProgram: Sendable {
+    public let name: String
+    public let sectionName: String
+    public let kind: ProgramKind
+    public let fd: FileDescriptor
+    /// Whether it was loaded with BTF (func_info and line_info: source lines in the verifier log).
+    public let hasBTF: Bool
+    let syscalls: Syscalls
+
+    init(name: String, sectionName: String, kind: ProgramKind, fd: consuming FileDescriptor, hasBTF: Bool,
+         syscalls: Syscalls) {
+        self.name = name
+        self.sectionName = sectionName
+        self.kind = kind
+        self.fd = fd
+        self.hasBTF = hasBTF
+        self.syscalls = syscalls
+    }
+
+    /// What the kernel says about it now: id, run count and run time (with statistics enabled), ...
+    public func info() throws -> ProgramInfo {
+        try withContext("read info of program `\(name)`") { try syscalls.programInfo(fd.rawValue) }
+    }
+
+    /// Attaches to the tracepoint its section names (`tracepoint/<category>/<name>`).
+    public func attach(method: AttachMethod = .automatic, tracefs: Tracefs? = nil) throws -> TracepointAttachment {
+        guard case .tracepoint(let category, let tracepoint) = kind else {
+            throw ContextError("attach program `\(name)`",
+                               ProgramSpecError(reason: "section `\(sectionName)` names no tracepoint"))
+        }
+        return try TracepointAttachment.attach(programFD: fd.rawValue, category: category, name: tracepoint,
+                                               method: method, tracefs: tracefs, syscalls: syscalls)
+    }
+}
+
+public struct ProgramSpecError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
+}
+
+/// Turns a `ProgramSpec` into a kernel program: relocate, then load.
+enum ProgramLoading {
+    static func load(_ spec: ProgramSpec, license: String, kernelVersion: UInt32, mapFDs: [String: Int32],
+                     btfFD: Int32?, logSizes: VerifierLogSizes, syscalls: Syscalls) throws -> LoadedProgram {
+        try withContext("load program `\(spec.name)`") {
+            guard let type = spec.kind.programType else {
+                throw ProgramSpecError(reason: "section `\(spec.sectionName)` is not a program type this loader knows")
+            }
+            let instructions = try Relocator.apply(spec.instructions, relocations: spec.relocations, mapFDs: mapFDs)
+            let request = makeRequest(spec, type: type, instructions: instructions, license: license,
+                                      kernelVersion: kernelVersion, btfFD: btfFD)
+            let fd = try syscalls.loadProgram(request, logSizes: logSizes)
+            return LoadedProgram(name: spec.name, sectionName: spec.sectionName, kind: spec.kind, fd: fd,
+                                 hasBTF: request.btfFD != 0, syscalls: syscalls)
+        }
+    }
+
+    /// The load attributes, func_info and line_info in kernel layout (only with BTF: they index its types and strings).
+    static func makeRequest(_ spec: ProgramSpec, type: UInt32, instructions: [Instruction], license: String,
+                            kernelVersion: UInt32, btfFD: Int32?) -> ProgramLoadRequest {
+        var request = ProgramLoadRequest(
+            type: type, name: MapCreation.kernelObjectName(spec.name),
+            instructions: instructions.flatMap(\.bytes), license: license, kernelVersion: kernelVersion)
+        if let btfFD {
+            request.btfFD = btfFD
+            request.funcInfo = spec.funcInfo.flatMap { littleEndian($0.instructionOffset) + littleEndian($0.typeID) }
+            request.lineInfo = spec.lineInfo.flatMap {
+                littleEndian($0.instructionOffset) + littleEndian($0.fileNameOffset)
+                    + littleEndian($0.lineOffset) + littleEndian($0.lineColumn)
+            }
+        }
+        return request
+    }
+
+    private static func littleEndian(_ value: UInt32) -> [UInt8] { LoadedMap.littleEndian(value) }
+}

@@ -1,0 +1,471 @@
+import CBPFSyscall
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The one funnel for raw kernel calls. Every call into the C shim (and
+/// `close`, `mount`) goes through this file, so errors are shaped once:
+/// the `-errno` the shim returns becomes a `SyscallError` naming the call,
+/// with advice where the cause is known.
+///
+/// The raw calls are closures so that a test can replace one of them (copy
+/// `.kernel`, overwrite a closure) and drive an error path the real kernel
+/// will not produce on demand. Each raw closure returns what the shim does:
+/// the result (fd, count, 0) or `-errno`; buffers are Swift arrays.
+public struct Syscalls: Sendable {
+    public var mapCreate: @Sendable (MapCreateRequest) -> Int32
+    public var mapUpdate: @Sendable (_ fd: Int32, _ key: [UInt8], _ value: [UInt8], _ flags: UInt64) -> Int32
+    /// Fills `value` (already sized to the value size) on success.
+    public var mapLookup: @Sendable (_ fd: Int32, _ key: [UInt8], _ value: inout [UInt8]) -> Int32
+    /// `key` nil asks for the first key. Fills `nextKey` (already sized) on success.
+    public var mapGetNextKey: @Sendable (_ fd: Int32, _ key: [UInt8]?, _ nextKey: inout [UInt8]) -> Int32
+    public var mapFreeze: @Sendable (_ fd: Int32) -> Int32
+    /// `log` empty means no log; otherwise its count is the buffer size.
+    public var btfLoad: @Sendable (_ btf: [UInt8], _ logLevel: UInt32, _ log: inout [UInt8]) -> Int32
+    /// `log` empty means no log; otherwise its count is the buffer size.
+    public var programLoad: @Sendable (ProgramLoadRequest, _ logLevel: UInt32, _ log: inout [UInt8]) -> Int32
+    public var linkCreatePerfEvent: @Sendable (_ programFD: Int32, _ perfEventFD: Int32) -> Int32
+    /// `info` is sized to the struct the caller wants; on success it is cut to what the kernel wrote.
+    public var objectInfo: @Sendable (_ fd: Int32, _ info: inout [UInt8]) -> Int32
+    public var enableStats: @Sendable (_ type: UInt32) -> Int32
+    /// The id after `start` of a program, map or link; -ENOENT at the end.
+    public var nextID: @Sendable (_ kind: KernelObjectKind, _ start: UInt32, _ next: inout UInt32) -> Int32
+    public var fdByID: @Sendable (_ kind: KernelObjectKind, _ id: UInt32) -> Int32
+    public var perfEventOpen: @Sendable (PerfEventOpenRequest) -> Int32
+    public var ioctlInt: @Sendable (_ fd: Int32, _ request: UInt, _ argument: Int32) -> Int32
+    /// mount(2) without data; returns 0 or -errno.
+    public var mount: @Sendable (_ source: String, _ target: String, _ filesystemType: String) -> Int32
+
+    public init(
+        mapCreate: @escaping @Sendable (MapCreateRequest) -> Int32,
+        mapUpdate: @escaping @Sendable (Int32, [UInt8], [UInt8], UInt64) -> Int32,
+        mapLookup: @escaping @Sendable (Int32, [UInt8], inout [UInt8]) -> Int32,
+        mapGetNextKey: @escaping @Sendable (Int32, [UInt8]?, inout [UInt8]) -> Int32,
+        mapFreeze: @escaping @Sendable (Int32) -> Int32,
+        btfLoad: @escaping @Sendable ([UInt8], UInt32, inout [UInt8]) -> Int32,
+        programLoad: @escaping @Sendable (ProgramLoadRequest, UInt32, inout [UInt8]) -> Int32,
+        linkCreatePerfEvent: @escaping @Sendable (Int32, Int32) -> Int32,
+        objectInfo: @escaping @Sendable (Int32, inout [UInt8]) -> Int32,
+        enableStats: @escaping @Sendable (UInt32) -> Int32,
+        nextID: @escaping @Sendable (KernelObjectKind, UInt32, inout UInt32) -> Int32,
+        fdByID: @escaping @Sendable (KernelObjectKind, UInt32) -> Int32,
+        perfEventOpen: @escaping @Sendable (PerfEventOpenRequest) -> Int32,
+        ioctlInt: @escaping @Sendable (Int32, UInt, Int32) -> Int32,
+        mount: @escaping @Sendable (String, String, String) -> Int32
+    ) {
+        self.mapCreate = mapCreate
+        self.mapUpdate = mapUpdate
+        self.mapLookup = mapLookup
+        self.mapGetNextKey = mapGetNextKey
+        self.mapFreeze = mapFreeze
+        self.btfLoad = btfLoad
+        self.programLoad = programLoad
+        self.linkCreatePerfEvent = linkCreatePerfEvent
+        self.objectInfo = objectInfo
+        self.enableStats = enableStats
+        self.nextID = nextID
+        self.fdByID = fdByID
+        self.perfEventOpen = perfEventOpen
+        self.ioctlInt = ioctlInt
+        self.mount = mount
+    }
+
+    /// close(2) for owned descriptors. Not fakeable on purpose: a closed
+    /// descriptor is gone whatever close returns (Linux never retries it).
+    static func closeIgnoringErrors(_ fd: Int32) {
+        guard fd >= 0 else { return }
+        _ = Glibc.close(fd)
+    }
+}
+
+/// Which id space `nextID`/`fdByID` walk.
+public enum KernelObjectKind: String, Sendable {
+    case program, map, link
+}
+
+/// `BPF_MAP_CREATE` attributes. `btfFD` 0 means no BTF (type ids are then ignored by the shim only if 0).
+public struct MapCreateRequest: Sendable, Equatable {
+    public var type: UInt32
+    /// At most 15 bytes reach the kernel.
+    public var name: String
+    public var keySize: UInt32
+    public var valueSize: UInt32
+    public var maxEntries: UInt32
+    public var flags: UInt32
+    public var btfFD: Int32
+    public var btfKeyTypeID: UInt32
+    public var btfValueTypeID: UInt32
+
+    public init(type: UInt32, name: String, keySize: UInt32, valueSize: UInt32, maxEntries: UInt32,
+                flags: UInt32, btfFD: Int32 = 0, btfKeyTypeID: UInt32 = 0, btfValueTypeID: UInt32 = 0) {
+        self.type = type
+        self.name = name
+        self.keySize = keySize
+        self.valueSize = valueSize
+        self.maxEntries = maxEntries
+        self.flags = flags
+        self.btfFD = btfFD
+        self.btfKeyTypeID = btfKeyTypeID
+        self.btfValueTypeID = btfValueTypeID
+    }
+}
+
+/// `BPF_PROG_LOAD` attributes other than the log. Records are already in kernel layout.
+public struct ProgramLoadRequest: Sendable, Equatable {
+    public var type: UInt32
+    /// At most 15 bytes reach the kernel.
+    public var name: String
+    /// 8 bytes per slot, little-endian `struct bpf_insn`.
+    public var instructions: [UInt8]
+    public var license: String
+    public var kernelVersion: UInt32
+    /// 0: no BTF, and then no func_info/line_info either.
+    public var btfFD: Int32
+    /// `struct bpf_func_info` records, 8 bytes each.
+    public var funcInfo: [UInt8]
+    /// `struct bpf_line_info` records, 16 bytes each.
+    public var lineInfo: [UInt8]
+
+    public static let funcInfoRecordSize: UInt32 = 8
+    public static let lineInfoRecordSize: UInt32 = 16
+
+    public init(type: UInt32, name: String, instructions: [UInt8], license: String, kernelVersion: UInt32 = 0,
+                btfFD: Int32 = 0, funcInfo: [UInt8] = [], lineInfo: [UInt8] = []) {
+        self.type = type
+        self.name = name
+        self.instructions = instructions
+        self.license = license
+        self.kernelVersion = kernelVersion
+        self.btfFD = btfFD
+        self.funcInfo = funcInfo
+        self.lineInfo = lineInfo
+    }
+}
+
+/// `perf_event_open(2)` attributes this project uses.
+public struct PerfEventOpenRequest: Sendable, Equatable {
+    public var type: UInt32
+    public var config: UInt64
+    public var sampleType: UInt64
+    public var samplePeriod: UInt64
+    /// Samples per wakeup, or bytes when `useWatermark`.
+    public var wakeup: UInt32
+    public var useWatermark: Bool
+    public var pid: Int32
+    public var cpu: Int32
+    public var groupFD: Int32
+    public var flags: UInt
+
+    public init(type: UInt32, config: UInt64, sampleType: UInt64 = 0, samplePeriod: UInt64 = 0,
+                wakeup: UInt32 = 0, useWatermark: Bool = false, pid: Int32 = -1, cpu: Int32,
+                groupFD: Int32 = -1, flags: UInt = 8 /* PERF_FLAG_FD_CLOEXEC */) {
+        self.type = type
+        self.config = config
+        self.sampleType = sampleType
+        self.samplePeriod = samplePeriod
+        self.wakeup = wakeup
+        self.useWatermark = useWatermark
+        self.pid = pid
+        self.cpu = cpu
+        self.groupFD = groupFD
+        self.flags = flags
+    }
+}
+
+// MARK: - The live kernel
+
+extension Syscalls {
+    /// The real calls, through the C shim.
+    public static let kernel = Syscalls(
+        mapCreate: { request in
+            request.name.withCString { name in
+                cbpf_map_create(request.type, name, request.keySize, request.valueSize, request.maxEntries,
+                                request.flags, request.btfFD, request.btfKeyTypeID, request.btfValueTypeID)
+            }
+        },
+        mapUpdate: { fd, key, value, flags in
+            key.withUnsafeBytes { key in
+                value.withUnsafeBytes { value in
+                    cbpf_map_update_elem(fd, key.baseAddress, value.baseAddress, flags)
+                }
+            }
+        },
+        mapLookup: { fd, key, value in
+            key.withUnsafeBytes { key in
+                value.withUnsafeMutableBytes { value in
+                    cbpf_map_lookup_elem(fd, key.baseAddress, value.baseAddress)
+                }
+            }
+        },
+        mapGetNextKey: { fd, key, nextKey in
+            nextKey.withUnsafeMutableBytes { next in
+                if let key {
+                    return key.withUnsafeBytes { cbpf_map_get_next_key(fd, $0.baseAddress, next.baseAddress) }
+                }
+                return cbpf_map_get_next_key(fd, nil, next.baseAddress)
+            }
+        },
+        mapFreeze: { fd in cbpf_map_freeze(fd) },
+        btfLoad: { btf, logLevel, log in
+            let logSize = UInt32(clamping: log.count)
+            return btf.withUnsafeBytes { btf in
+                log.withUnsafeMutableBytes { log in
+                    cbpf_btf_load(btf.baseAddress, UInt32(clamping: btf.count),
+                                  log.baseAddress?.assumingMemoryBound(to: CChar.self), logSize,
+                                  logSize == 0 ? 0 : logLevel)
+                }
+            }
+        },
+        programLoad: { request, logLevel, log in
+            let logSize = UInt32(clamping: log.count)
+            let slotCount = UInt32(clamping: request.instructions.count / 8)
+            let funcCount = UInt32(clamping: request.funcInfo.count) / ProgramLoadRequest.funcInfoRecordSize
+            let lineCount = UInt32(clamping: request.lineInfo.count) / ProgramLoadRequest.lineInfoRecordSize
+            return request.name.withCString { name in
+                request.license.withCString { license in
+                    request.instructions.withUnsafeBytes { instructions in
+                        request.funcInfo.withUnsafeBytes { funcInfo in
+                            request.lineInfo.withUnsafeBytes { lineInfo in
+                                log.withUnsafeMutableBytes { log in
+                                    cbpf_prog_load(
+                                        request.type, name, instructions.baseAddress, slotCount, license,
+                                        request.kernelVersion, request.btfFD,
+                                        funcCount == 0 ? nil : funcInfo.baseAddress,
+                                        funcCount == 0 ? 0 : ProgramLoadRequest.funcInfoRecordSize, funcCount,
+                                        lineCount == 0 ? nil : lineInfo.baseAddress,
+                                        lineCount == 0 ? 0 : ProgramLoadRequest.lineInfoRecordSize, lineCount,
+                                        log.baseAddress?.assumingMemoryBound(to: CChar.self), logSize,
+                                        logSize == 0 ? 0 : logLevel)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        linkCreatePerfEvent: { programFD, perfEventFD in cbpf_link_create_perf_event(programFD, perfEventFD) },
+        objectInfo: { fd, info in
+            var length = UInt32(clamping: info.count)
+            let result = info.withUnsafeMutableBytes { cbpf_obj_get_info_by_fd(fd, $0.baseAddress, &length) }
+            if result == 0, Int(length) < info.count { info.removeLast(info.count - Int(length)) }
+            return result
+        },
+        enableStats: { type in cbpf_enable_stats(type) },
+        nextID: { kind, start, next in
+            switch kind {
+            case .program: return cbpf_prog_get_next_id(start, &next)
+            case .map: return cbpf_map_get_next_id(start, &next)
+            case .link: return cbpf_link_get_next_id(start, &next)
+            }
+        },
+        fdByID: { kind, id in
+            switch kind {
+            case .program: return cbpf_prog_get_fd_by_id(id)
+            case .map: return cbpf_map_get_fd_by_id(id)
+            case .link: return cbpf_link_get_fd_by_id(id)
+            }
+        },
+        perfEventOpen: { request in
+            cbpf_perf_event_open(request.type, request.config, request.sampleType, request.samplePeriod,
+                                 request.wakeup, request.useWatermark ? 1 : 0, request.pid, request.cpu,
+                                 request.groupFD, request.flags)
+        },
+        ioctlInt: { fd, request, argument in cbpf_ioctl_int(fd, request, argument) },
+        mount: { source, target, filesystemType in
+            Glibc.mount(source, target, filesystemType, 0, nil) == 0 ? 0 : -Glibc.errno
+        }
+    )
+}
+
+// MARK: - Error shaping
+
+/// A raw call that failed: which call, the errno, and what to do about it when the cause is known.
+public struct SyscallError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// e.g. `BPF_MAP_CREATE`, `perf_event_open`, `ioctl(PERF_EVENT_IOC_SET_BPF)`.
+    public var call: String
+    public var errno: Int32
+    public var advice: String?
+
+    public init(call: String, errno: Int32, advice: String? = nil) {
+        self.call = call
+        self.errno = errno
+        self.advice = advice ?? SyscallError.advice(call: call, errno: errno)
+    }
+
+    public var description: String {
+        var text = "\(call) failed: \(Errno.describe(errno))"
+        if let advice { text += " (\(advice))" }
+        return text
+    }
+
+    /// The advice for causes we know. One table, so every path says the same thing.
+    static func advice(call: String, errno: Int32) -> String? {
+        switch (call, errno) {
+        case ("mount", EPERM):
+            return "mounting tracefs needs root (CAP_SYS_ADMIN); or mount it yourself: mount -t tracefs nodev /sys/kernel/tracing"
+        case (_, EPERM):
+            return "needs root, or CAP_BPF + CAP_PERFMON"
+        case ("perf_event_open", EACCES):
+            return "needs CAP_PERFMON, or a lower /proc/sys/kernel/perf_event_paranoid"
+        case ("perf_event_open", ENOENT), ("perf_event_open", ENODEV):
+            return "tracefs not mounted or kernel lacks the tcp tracepoints"
+        case (_, ENOSYS):
+            return "this kernel has no bpf(2) (CONFIG_BPF_SYSCALL unset)"
+        case ("BPF_MAP_CREATE", EINVAL):
+            return "the kernel rejected the map's attributes (type, key/value size, max_entries, flags or BTF type ids)"
+        case ("BPF_MAP_CREATE", ENOMEM), ("BPF_PROG_LOAD", ENOMEM):
+            return "out of locked memory: raise RLIMIT_MEMLOCK (ulimit -l), needed on kernels before 5.11"
+        case ("BPF_BTF_LOAD", EINVAL):
+            return "the kernel does not accept this object's BTF; loading without it"
+        case ("BPF_LINK_CREATE", EINVAL), ("BPF_LINK_CREATE", EOPNOTSUPP):
+            return "kernel without perf links (before 5.15); the ioctl attach works there"
+        case ("BPF_PROG_LOAD", ENOSPC), ("BPF_PROG_LOAD", E2BIG), ("BPF_BTF_LOAD", ENOSPC):
+            return "the verifier log did not fit its buffer"
+        default:
+            return nil
+        }
+    }
+}
+
+/// errno names and messages, for error descriptions.
+public enum Errno {
+    /// e.g. `EPERM: Operation not permitted`.
+    public static func describe(_ errno: Int32) -> String {
+        let message = String(cString: strerror(errno))
+        if let name = name(errno) { return "\(name): \(message)" }
+        return "errno \(errno): \(message)"
+    }
+
+    public static func name(_ errno: Int32) -> String? {
+        switch errno {
+        case EPERM: return "EPERM"
+        case ENOENT: return "ENOENT"
+        case ESRCH: return "ESRCH"
+        case EINTR: return "EINTR"
+        case EIO: return "EIO"
+        case E2BIG: return "E2BIG"
+        case EBADF: return "EBADF"
+        case EAGAIN: return "EAGAIN"
+        case ENOMEM: return "ENOMEM"
+        case EACCES: return "EACCES"
+        case EFAULT: return "EFAULT"
+        case EBUSY: return "EBUSY"
+        case EEXIST: return "EEXIST"
+        case ENODEV: return "ENODEV"
+        case EINVAL: return "EINVAL"
+        case EMFILE: return "EMFILE"
+        case ENOSPC: return "ENOSPC"
+        case ERANGE: return "ERANGE"
+        case ENOSYS: return "ENOSYS"
+        case EOPNOTSUPP: return "EOPNOTSUPP"
+        case ENOTSUPP: return "ENOTSUPP"
+        default: return nil
+        }
+    }
+}
+
+/// Linux-internal ENOTSUPP (524): bpf(2) leaks it for features a kernel lacks.
+let ENOTSUPP: Int32 = 524
+
+// MARK: - Throwing wrappers: the only place a raw result becomes an error
+
+extension Syscalls {
+    /// `-errno` becomes a `SyscallError`; anything else is returned.
+    @inline(__always)
+    static func check(_ result: Int32, _ call: String) throws(SyscallError) -> Int32 {
+        guard result >= 0 else { throw SyscallError(call: call, errno: -result) }
+        return result
+    }
+
+    public func createMap(_ request: MapCreateRequest) throws(SyscallError) -> FileDescriptor {
+        FileDescriptor(owning: try Self.check(mapCreate(request), "BPF_MAP_CREATE"))
+    }
+
+    public func updateElement(_ fd: Int32, key: [UInt8], value: [UInt8], flags: UInt64 = 0) throws(SyscallError) {
+        _ = try Self.check(mapUpdate(fd, key, value, flags), "BPF_MAP_UPDATE_ELEM")
+    }
+
+    /// nil when the key is absent (ENOENT).
+    public func lookupElement(_ fd: Int32, key: [UInt8], valueSize: Int) throws(SyscallError) -> [UInt8]? {
+        var value = [UInt8](repeating: 0, count: valueSize)
+        let result = mapLookup(fd, key, &value)
+        if result == -ENOENT { return nil }
+        _ = try Self.check(result, "BPF_MAP_LOOKUP_ELEM")
+        return value
+    }
+
+    /// The key after `key` (or the first key when nil); nil after the last one.
+    public func nextKey(_ fd: Int32, after key: [UInt8]?, keySize: Int) throws(SyscallError) -> [UInt8]? {
+        var next = [UInt8](repeating: 0, count: keySize)
+        let result = mapGetNextKey(fd, key, &next)
+        if result == -ENOENT { return nil }
+        _ = try Self.check(result, "BPF_MAP_GET_NEXT_KEY")
+        return next
+    }
+
+    public func freezeMap(_ fd: Int32) throws(SyscallError) {
+        _ = try Self.check(mapFreeze(fd), "BPF_MAP_FREEZE")
+    }
+
+    public func createLink(programFD: Int32, perfEventFD: Int32) throws(SyscallError) -> FileDescriptor {
+        FileDescriptor(owning: try Self.check(linkCreatePerfEvent(programFD, perfEventFD), "BPF_LINK_CREATE"))
+    }
+
+    /// `BPF_OBJ_GET_INFO_BY_FD` into a zeroed `size`-byte buffer; returns the bytes the kernel filled.
+    public func info(_ fd: Int32, size: Int) throws(SyscallError) -> [UInt8] {
+        var info = [UInt8](repeating: 0, count: size)
+        _ = try Self.check(objectInfo(fd, &info), "BPF_OBJ_GET_INFO_BY_FD")
+        return info
+    }
+
+    public func enableStatistics(type: UInt32) throws(SyscallError) -> FileDescriptor {
+        FileDescriptor(owning: try Self.check(enableStats(type), "BPF_ENABLE_STATS"))
+    }
+
+    /// The id after `start`, or nil at the end.
+    public func id(after start: UInt32, kind: KernelObjectKind) throws(SyscallError) -> UInt32? {
+        var next: UInt32 = 0
+        let result = nextID(kind, start, &next)
+        if result == -ENOENT { return nil }
+        _ = try Self.check(result, Self.nextIDCall(kind))
+        return next
+    }
+
+    /// An fd for object `id`, or nil if it went away meanwhile (ENOENT).
+    public func open(id: UInt32, kind: KernelObjectKind) throws(SyscallError) -> FileDescriptor? {
+        let result = fdByID(kind, id)
+        if result == -ENOENT { return nil }
+        return FileDescriptor(owning: try Self.check(result, Self.fdByIDCall(kind)))
+    }
+
+    public func openPerfEvent(_ request: PerfEventOpenRequest) throws(SyscallError) -> FileDescriptor {
+        FileDescriptor(owning: try Self.check(perfEventOpen(request), "perf_event_open"))
+    }
+
+    /// `ioctl(fd, request, argument)`; `name` is the request's name for errors.
+    public func ioctl(_ fd: Int32, _ request: UInt, _ argument: Int32, name: String) throws(SyscallError) {
+        _ = try Self.check(ioctlInt(fd, request, argument), "ioctl(\(name))")
+    }
+
+    public func mountFilesystem(source: String, target: String, type: String) throws(SyscallError) {
+        _ = try Self.check(mount(source, target, type), "mount")
+    }
+
+    private static func nextIDCall(_ kind: KernelObjectKind) -> String {
+        switch kind {
+        case .program: return "BPF_PROG_GET_NEXT_ID"
+        case .map: return "BPF_MAP_GET_NEXT_ID"
+        case .link: return "BPF_LINK_GET_NEXT_ID"
+        }
+    }
+
+    private static func fdByIDCall(_ kind: KernelObjectKind) -> String {
+        switch kind {
+        case .program: return "BPF_PROG_GET_FD_BY_ID"
+        case .map: return "BPF_MAP_GET_FD_BY_ID"
+        case .link: return "BPF_LINK_GET_FD_BY_ID"
+        }
+    }
+}
