@@ -1,0 +1,113 @@
+import ELFReader
+
+/// The machine view of `inspect --json`. The schema is documented in
+/// docs/INSPECT-JSON.md; bump `schema_version` on any incompatible change.
+enum InspectJSON {
+    static let schemaVersion = 1
+
+    static func render(_ object: ObjectSpec, file: String, disassemble: Bool) -> String {
+        value(object, file: file, disassemble: disassemble).rendered()
+    }
+
+    static func value(_ object: ObjectSpec, file: String, disassemble: Bool) -> JSONValue {
+        .object([
+            ("schema_version", .int(schemaVersion)),
+            ("file", .string(file)),
+            ("license", .string(object.license)),
+            ("kernel_version", object.kernelVersion.map { .int($0) } ?? .null),
+            ("programs", .array(object.programs.map { program(object: object, $0, disassemble: disassemble) })),
+            ("maps", .array(object.maps.map(map))),
+            ("relocations", .array(object.programs.flatMap { program in
+                program.relocations.map { relocation(program: program.name, $0) }
+            })),
+            ("btf", object.btf.map { btf(object: object, $0) } ?? .null),
+        ])
+    }
+
+    private static func program(object: ObjectSpec, _ program: ProgramSpec, disassemble: Bool) -> JSONValue {
+        var attach: JSONValue = .null
+        var kind = "unknown"
+        if case .tracepoint(let category, let name) = program.kind {
+            kind = "tracepoint"
+            attach = .object([("category", .string(category)), ("name", .string(name))])
+        }
+        var members: [(String, JSONValue)] = [
+            ("name", .string(program.name)),
+            ("section", .string(program.sectionName)),
+            ("kind", .string(kind)),
+            ("attach", attach),
+            ("program_type", program.kind.programType.map { .int($0) } ?? .null),
+            ("instructions", .int(program.instructions.count)),
+            ("entry_instructions", .int(program.entryLength)),
+            ("subprograms", .array(InspectDescriptions.subprograms(of: program).map {
+                .object([("name", .string($0.name)), ("start", .int($0.start))])
+            })),
+            ("func_info", .int(program.funcInfo.count)),
+            ("line_info", .int(program.lineInfo.count)),
+        ]
+        if disassemble {
+            members.append(("disassembly", .array(ProgramListing(program: program, object: object).lines.map(listingLine))))
+        }
+        return .object(members)
+    }
+
+    private static func listingLine(_ line: ProgramListing.Line) -> JSONValue {
+        switch line {
+        case .label(let name):
+            return .object([("kind", .string("label")), ("name", .string(name))])
+        case .source(let file, let number, let text):
+            return .object([("kind", .string("source")), ("file", .string(file)), ("line", .int(number)),
+                            ("text", .string(text))])
+        case .instruction(let index, let text):
+            return .object([("kind", .string("instruction")), ("index", .int(index)), ("text", .string(text))])
+        }
+    }
+
+    private static func map(_ map: MapSpec) -> JSONValue {
+        .object([
+            ("name", .string(map.name)),
+            ("type", .string(map.type.description)),
+            ("type_number", .int(map.type.rawValue)),
+            ("key_size", .int(map.keySize)),
+            ("value_size", .int(map.valueSize)),
+            ("max_entries", .int(map.maxEntries)),
+            ("flags", .int(map.flags)),
+            ("flag_names", .array(InspectDescriptions.flagNames(map.flags).map { .string($0) })),
+            ("source", .string(map.source.rawValue)),
+            ("btf_key_type_id", .int(map.btfKeyTypeID)),
+            ("btf_value_type_id", .int(map.btfValueTypeID)),
+            ("variables", .array(map.variables.map {
+                .object([("name", .string($0.name)), ("offset", .int($0.offset)), ("size", .int($0.size))])
+            })),
+        ])
+    }
+
+    private static func relocation(program: String, _ relocation: Relocation) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("program", .string(program)),
+            ("instruction", .int(relocation.instructionIndex)),
+            ("kind", .string(InspectDescriptions.relocationKind(relocation.target))),
+        ]
+        switch relocation.target {
+        case .map(let name):
+            members.append(("target", .string(name)))
+        case .mapValue(let mapName, let offset):
+            members.append(("target", .string(mapName)))
+            members.append(("offset", .int(offset)))
+        case .call(let function, let index):
+            members.append(("target", .string(function)))
+            members.append(("target_instruction", .int(index)))
+        }
+        return .object(members)
+    }
+
+    private static func btf(object: ObjectSpec, _ btf: BTFSpec) -> JSONValue {
+        .object([
+            ("types", .int(btf.types.count)),
+            ("string_table_bytes", .int(btf.strings.count)),
+            ("kinds", .object(InspectDescriptions.kindCounts(btf).map { ($0.kind, .int($0.count)) })),
+            ("func_info", .int(object.programs.reduce(0) { $0 + $1.funcInfo.count })),
+            ("line_info", .int(object.programs.reduce(0) { $0 + $1.lineInfo.count })),
+        ])
+    }
+}
