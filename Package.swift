@@ -35,7 +35,10 @@ let package = Package(
         ),
         .testTarget(name: "ELFReaderTests", dependencies: ["ELFReader"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "BPFSyscallTests", dependencies: ["BPFSyscall", "ELFReader", "CBPFSyscall"]),
+        // Test-only C: pin a thread to a CPU, raw getppid(2) bursts (the ring tests' producer trigger).
+        .target(name: "CRingTestSupport", path: "Tests/CRingTestSupport"),
+        .testTarget(name: "BPFSyscallTests", dependencies: ["BPFSyscall", "ELFReader", "CBPFSyscall", "CRingTestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "ELFReader", "BPFSyscall"]),
     ],
     swiftLanguageModes: [.v6]
