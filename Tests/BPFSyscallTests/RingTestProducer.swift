@@ -8,6 +8,11 @@ import Testing
 import Glibc
 #endif
 
+/// Every kernel ring suite nests here, so that they run one after another: they
+/// share CPUs, the getppid tracepoint and the benchmark's run-time statistics.
+@Suite(.serialized, .enabled(if: RingTestEnvironment.isRoot, RingTestEnvironment.skipReason))
+struct RingKernelTests {}
+
 /// Kernel ring tests need root (bpf(2), perf events, tracefs).
 enum RingTestEnvironment {
     static var isRoot: Bool { geteuid() == 0 }
