@@ -31,3 +31,29 @@ public struct FileDescriptor: ~Copyable, Sendable {
         return raw
     }
 }
+
+/// A descriptor reachable through several references (a `LoadedMap` handed to
+/// a ring reader, say) that its owner still closes for everyone, once: after
+/// `close()`, `rawValue` is -1 and calls made with it fail with EBADF.
+/// Close only after the users have stopped: a number closed under a running
+/// call could be reused by the next open.
+public final class SharedFileDescriptor: Sendable {
+    private let slot: Mutex<FileDescriptor?>
+
+    public init(_ fd: consuming FileDescriptor) {
+        slot = Mutex(Optional(fd))
+    }
+
+    /// The descriptor's number, or -1 once closed.
+    public var rawValue: Int32 { slot.withLock { $0?.rawValue ?? -1 } }
+
+    public var isClosed: Bool { rawValue < 0 }
+
+    /// Closes now; later calls do nothing.
+    public func close() {
+        let fd = slot.withLock { $0.take() }
+        fd?.close()
+    }
+}
+
+import Synchronization

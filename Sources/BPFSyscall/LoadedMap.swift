@@ -1,12 +1,14 @@
 import ELFReader
 
-/// A map living in the kernel. The fd closes when the last reference to this
-/// object goes away (the owning `LoadedObject` closing releases its reference).
+/// A map living in the kernel. Closing the `LoadedObject` it came from closes it
+/// (for every holder of this reference); so does dropping the last reference.
 public final class LoadedMap: Sendable {
     public let name: String
     /// The spec as created: `maxEntries` resolved, flags as passed, initial value as written.
     public let spec: MapSpec
-    public let fd: FileDescriptor
+    public let descriptor: SharedFileDescriptor
+    /// The map's fd, -1 once closed.
+    public var fd: Int32 { descriptor.rawValue }
     /// Whether the map was created with BTF key/value type ids.
     public let hasBTF: Bool
     /// CPUs a per-CPU map holds a value for, in the order the kernel returns them.
@@ -17,7 +19,7 @@ public final class LoadedMap: Sendable {
          syscalls: Syscalls) {
         self.name = name
         self.spec = spec
-        self.fd = fd
+        self.descriptor = SharedFileDescriptor(fd)
         self.hasBTF = hasBTF
         self.possibleCPUs = possibleCPUs
         self.syscalls = syscalls
@@ -29,9 +31,10 @@ public final class LoadedMap: Sendable {
 
     public func update(key: [UInt8], value: [UInt8], flags: UInt64 = 0) throws {
         try withContext("update map `\(name)`") {
+            try checkOpen()
             try checkSize(key, spec.keySize, "key")
             try checkSize(value, isPerCPU ? UInt32(perCPUStride * possibleCPUs.cpus.count) : spec.valueSize, "value")
-            try syscalls.updateElement(fd.rawValue, key: key, value: value, flags: flags)
+            try syscalls.updateElement(fd, key: key, value: value, flags: flags)
         }
     }
 
@@ -43,9 +46,10 @@ public final class LoadedMap: Sendable {
     /// The value at `key`, nil if absent. For per-CPU maps, every CPU's value back to back (see `perCPUValues`).
     public func lookup(key: [UInt8]) throws -> [UInt8]? {
         try withContext("look up in map `\(name)`") {
+            try checkOpen()
             try checkSize(key, spec.keySize, "key")
             let size = isPerCPU ? perCPUStride * possibleCPUs.cpus.count : Int(spec.valueSize)
-            return try syscalls.lookupElement(fd.rawValue, key: key, valueSize: size)
+            return try syscalls.lookupElement(fd, key: key, valueSize: size)
         }
     }
 
@@ -73,11 +77,12 @@ public final class LoadedMap: Sendable {
     /// Every key, in the kernel's order.
     public func keys() throws -> [[UInt8]] {
         try withContext("list keys of map `\(name)`") {
+            try checkOpen()
             var keys: [[UInt8]] = []
             var key: [UInt8]? = nil
             // Bounded: a map cannot hold more than max_entries keys.
             while keys.count <= Int(spec.maxEntries),
-                  let next = try syscalls.nextKey(fd.rawValue, after: key, keySize: Int(spec.keySize)) {
+                  let next = try syscalls.nextKey(fd, after: key, keySize: Int(spec.keySize)) {
                 keys.append(next)
                 key = next
             }
@@ -87,6 +92,13 @@ public final class LoadedMap: Sendable {
 
     /// Per-CPU values are padded to 8 bytes each.
     private var perCPUStride: Int { (Int(spec.valueSize) + 7) & ~7 }
+
+    /// Closes the map's fd (the kernel frees the map once no program uses it).
+    public func close() { descriptor.close() }
+
+    private func checkOpen() throws {
+        guard !descriptor.isClosed else { throw MapAccessError(reason: "map `\(name)` is closed") }
+    }
 
     private func checkSize(_ bytes: [UInt8], _ expected: UInt32, _ what: String) throws {
         guard bytes.count == Int(expected) else {

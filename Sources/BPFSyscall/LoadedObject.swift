@@ -39,8 +39,10 @@ public enum BTFStatus: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// An `ObjectSpec` made live: its BTF, maps and programs in the kernel.
-/// Closing it (or dropping it) releases them; handles you took from it
-/// (`map(named:)`, `program(named:)`) keep their own object alive until released.
+/// Closing it (or dropping it) closes all of them, including through the
+/// `LoadedMap`/`LoadedProgram` references handed out: stop their users first.
+/// Attachments are separate: close them to detach (a program stays attached,
+/// and so loaded, until its attachment closes).
 public struct LoadedObject: ~Copyable, Sendable {
     public let maps: [LoadedMap]
     public let programs: [LoadedProgram]
@@ -81,7 +83,7 @@ public struct LoadedObject: ~Copyable, Sendable {
                                                syscalls: syscalls, warnings: &warnings))
         }
         var mapFDs: [String: Int32] = [:]
-        for map in maps { mapFDs[map.name] = map.fd.rawValue }
+        for map in maps { mapFDs[map.name] = map.fd }
 
         var programs: [LoadedProgram] = []
         for programSpec in spec.programs {
@@ -110,10 +112,14 @@ public struct LoadedObject: ~Copyable, Sendable {
         return try program.attach(method: method, tracefs: tracefs)
     }
 
-    /// Releases the maps, programs and BTF now (the kernel frees each once nothing else holds it).
+    /// Closes the maps, programs and BTF now (the kernel frees each once nothing else holds it).
     public consuming func close() {
-        btf?.close()
-        _ = maps
-        _ = programs
+        // Consuming `self` runs `deinit`, which does the work.
+    }
+
+    deinit {
+        for program in programs { program.close() }
+        for map in maps { map.close() }
+        // `btf` closes as the stored property is destroyed.
     }
 }

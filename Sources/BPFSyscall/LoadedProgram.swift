@@ -1,13 +1,15 @@
 import ELFReader
 
-/// A program living in the kernel (verified, not yet attached). The fd closes
-/// when the last reference goes away; an attachment keeps the program loaded
-/// in the kernel on its own.
+/// A program living in the kernel (verified, not yet attached). Closing the
+/// `LoadedObject` it came from closes it for every holder of this reference;
+/// an attachment keeps the program running in the kernel on its own.
 public final class LoadedProgram: Sendable {
     public let name: String
     public let sectionName: String
     public let kind: ProgramKind
-    public let fd: FileDescriptor
+    public let descriptor: SharedFileDescriptor
+    /// The program's fd, -1 once closed.
+    public var fd: Int32 { descriptor.rawValue }
     /// Whether it was loaded with BTF (func_info and line_info: source lines in the verifier log).
     public let hasBTF: Bool
     let syscalls: Syscalls
@@ -17,14 +19,17 @@ public final class LoadedProgram: Sendable {
         self.name = name
         self.sectionName = sectionName
         self.kind = kind
-        self.fd = fd
+        self.descriptor = SharedFileDescriptor(fd)
         self.hasBTF = hasBTF
         self.syscalls = syscalls
     }
 
+    /// Closes the program's fd (the kernel unloads it once nothing is attached).
+    public func close() { descriptor.close() }
+
     /// What the kernel says about it now: id, run count and run time (with statistics enabled), ...
     public func info() throws -> ProgramInfo {
-        try withContext("read info of program `\(name)`") { try syscalls.programInfo(fd.rawValue) }
+        try withContext("read info of program `\(name)`") { try syscalls.programInfo(fd) }
     }
 
     /// Attaches to the tracepoint its section names (`tracepoint/<category>/<name>`).
@@ -33,7 +38,7 @@ public final class LoadedProgram: Sendable {
             throw ContextError("attach program `\(name)`",
                                ProgramSpecError(reason: "section `\(sectionName)` names no tracepoint"))
         }
-        return try TracepointAttachment.attach(programFD: fd.rawValue, category: category, name: tracepoint,
+        return try TracepointAttachment.attach(programFD: fd, category: category, name: tracepoint,
                                                method: method, tracefs: tracefs, syscalls: syscalls)
     }
 }
@@ -47,6 +52,18 @@ public struct ProgramSpecError: Error, Sendable, Equatable, CustomStringConverti
 enum ProgramLoading {
     static func load(_ spec: ProgramSpec, license: String, kernelVersion: UInt32, mapFDs: [String: Int32],
                      btfFD: Int32?, logSizes: VerifierLogSizes, syscalls: Syscalls) throws -> LoadedProgram {
+        do {
+            return try loadWithContext(spec, license: license, kernelVersion: kernelVersion, mapFDs: mapFDs,
+                                       btfFD: btfFD, logSizes: logSizes, syscalls: syscalls)
+        } catch let error as ContextError where error.underlying is VerifierError {
+            // "program `x` rejected by the verifier" already names the program.
+            throw error.underlying
+        }
+    }
+
+    private static func loadWithContext(_ spec: ProgramSpec, license: String, kernelVersion: UInt32,
+                                        mapFDs: [String: Int32], btfFD: Int32?, logSizes: VerifierLogSizes,
+                                        syscalls: Syscalls) throws -> LoadedProgram {
         try withContext("load program `\(spec.name)`") {
             guard let type = spec.kind.programType else {
                 throw ProgramSpecError(reason: "section `\(spec.sectionName)` is not a program type this loader knows")
@@ -54,7 +71,7 @@ enum ProgramLoading {
             let instructions = try Relocator.apply(spec.instructions, relocations: spec.relocations, mapFDs: mapFDs)
             let request = makeRequest(spec, type: type, instructions: instructions, license: license,
                                       kernelVersion: kernelVersion, btfFD: btfFD)
-            let fd = try syscalls.loadProgram(request, logSizes: logSizes)
+            let fd = try syscalls.loadProgram(request, displayName: spec.name, logSizes: logSizes)
             return LoadedProgram(name: spec.name, sectionName: spec.sectionName, kind: spec.kind, fd: fd,
                                  hasBTF: request.btfFD != 0, syscalls: syscalls)
         }

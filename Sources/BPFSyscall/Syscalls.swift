@@ -212,9 +212,11 @@ extension Syscalls {
             let logSize = UInt32(clamping: log.count)
             return btf.withUnsafeBytes { btf in
                 log.withUnsafeMutableBytes { log in
+                    // An empty array's baseAddress need not be nil, and the kernel refuses
+                    // a log buffer with size 0 (EINVAL): no log means a NULL buffer.
                     cbpf_btf_load(btf.baseAddress, UInt32(clamping: btf.count),
-                                  log.baseAddress?.assumingMemoryBound(to: CChar.self), logSize,
-                                  logSize == 0 ? 0 : logLevel)
+                                  logSize == 0 ? nil : log.baseAddress?.assumingMemoryBound(to: CChar.self),
+                                  logSize, logSize == 0 ? 0 : logLevel)
                 }
             }
         },
@@ -236,8 +238,9 @@ extension Syscalls {
                                         funcCount == 0 ? 0 : ProgramLoadRequest.funcInfoRecordSize, funcCount,
                                         lineCount == 0 ? nil : lineInfo.baseAddress,
                                         lineCount == 0 ? 0 : ProgramLoadRequest.lineInfoRecordSize, lineCount,
-                                        log.baseAddress?.assumingMemoryBound(to: CChar.self), logSize,
-                                        logSize == 0 ? 0 : logLevel)
+                                        // No log: NULL buffer (see btfLoad).
+                                        logSize == 0 ? nil : log.baseAddress?.assumingMemoryBound(to: CChar.self),
+                                        logSize, logSize == 0 ? 0 : logLevel)
                                 }
                             }
                         }

@@ -20,8 +20,10 @@ public struct Tracefs: Sendable, Equatable {
     /// found and we are root, mounts tracefs on the first candidate and uses it.
     public static func locate(candidates: [String] = defaultCandidates, mountIfMissing: Bool = true,
                               syscalls: Syscalls = .kernel) throws(TracefsError) -> Tracefs {
-        for candidate in candidates where SystemFile.exists(candidate + "/events") {
-            return Tracefs(root: candidate)
+        for candidate in candidates {
+            if access(candidate + "/events", F_OK) == 0 { return Tracefs(root: candidate) }
+            // Mounted, but mode 700: say so, rather than "not mounted".
+            if errno == EACCES { throw TracefsError.permissionDenied(path: candidate) }
         }
         guard mountIfMissing, let target = candidates.first else {
             throw TracefsError.notMounted(tried: candidates, mountFailure: nil)
@@ -82,6 +84,8 @@ public enum TracefsError: Error, Sendable, Equatable, CustomStringConvertible {
     /// No candidate had `events`; `mountFailure` says why mounting did not help, if it was tried.
     case notMounted(tried: [String], mountFailure: SyscallError?)
     case noSuchTracepoint(category: String, name: String, tracefs: String)
+    /// The mount point is there but we may not look inside (tracefs is mode 700).
+    case permissionDenied(path: String)
     case unreadable(FileReadError)
     case malformed(path: String, reason: String)
 
@@ -95,6 +99,9 @@ public enum TracefsError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSuchTracepoint(let category, let name, let tracefs):
             return "tracepoint \(category)/\(name) not found in \(tracefs)/events"
                 + ": tracefs not mounted or kernel lacks the tracepoint (see \(tracefs)/available_events)"
+        case .permissionDenied(let path):
+            return "cannot read tracefs at \(path): permission denied (needs root, or CAP_BPF + CAP_PERFMON"
+                + " with read access to tracefs)"
         case .unreadable(let error):
             return "\(error)" + (error.errno == EACCES || error.errno == EPERM
                 ? " (reading tracefs needs root)" : "")

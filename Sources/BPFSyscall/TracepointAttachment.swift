@@ -60,6 +60,14 @@ public struct TracepointAttachment: ~Copyable, Sendable {
         }
     }
 
+    /// The link's fd, nil with the ioctl method.
+    public var linkFD: Int32? {
+        switch link {
+        case .some(let link): return link.rawValue
+        case .none: return nil
+        }
+    }
+
     /// Detaches now: closes the link and the perf event.
     public consuming func close() {
         link?.close()

@@ -19,9 +19,11 @@ public struct VerifierLogSizes: Sendable, Equatable {
 extension Syscalls {
     /// `BPF_PROG_LOAD`, retried with a verifier log on failure.
     /// Throws `VerifierError` when the kernel explains the rejection, `SyscallError` otherwise.
-    public func loadProgram(_ request: ProgramLoadRequest,
+    /// `displayName` names the program in errors (the request's name is cut to the kernel's 15 bytes).
+    public func loadProgram(_ request: ProgramLoadRequest, displayName: String? = nil,
                             logSizes: VerifierLogSizes = VerifierLogSizes()) throws -> FileDescriptor {
-        try loadWithLog(call: "BPF_PROG_LOAD", subject: "program `\(request.name)`", logSizes: logSizes) {
+        let subject = "program `\(displayName ?? request.name)`"
+        return try loadWithLog(call: "BPF_PROG_LOAD", subject: subject, logSizes: logSizes) {
             programLoad(request, $0, &$1)
         }
     }

@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A program the verifier must reject: it reads 4 bytes at offset 8192 of the
+ * tracepoint context: past the record (80 bytes) and past PERF_MAX_TRACE_SIZE
+ * (8192), the most the verifier allows for any tracepoint.
+ * The loader test checks that the rejection surfaces as a VerifierError whose
+ * log names the bad access.
+ *
+ * Rebuild (from the repository root):
+ *   clang -target bpf -O2 -g -Wall -I/usr/include/$(gcc -dumpmachine) -Ibpf \
+ *     -c Tests/BPFSyscallTests/Fixtures/rejected.c -o Tests/BPFSyscallTests/Fixtures/rejected.o
+ */
+#include "bpf_defs.h"
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int read_past_context(void *ctx)
+{
+	return *(volatile int *)((char *)ctx + 8192);
+}
+
+char LICENSE[] SEC("license") = "GPL";
