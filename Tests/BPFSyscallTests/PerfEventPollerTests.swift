@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-extension RingKernelTests {
+extension KernelTests {
     /// The poll loop against the real kernel: wakeup modes, drain, timer, stop.
     @Suite struct PerfEventPollerTests {
         /// Polls `condition` every few milliseconds until it holds or `timeout` passes.

@@ -5,7 +5,7 @@ import Testing
 import Glibc
 #endif
 
-extension RingKernelTests {
+extension KernelTests {
     /// Benchmark prints, not timing assertions (these machines are shared and
     /// noisy): the in-kernel cost per event of the producer with a wakeup per event
     /// versus batched wakeups, and loss at a sustained rate. Each run still asserts

@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-extension RingKernelTests {
+extension KernelTests {
     /// Real kernel, real tracepoint: the test producer (Fixtures/producer.c) writes
     /// one event per getppid(2) of a chosen thread and counts its own successful and
     /// failed `bpf_perf_event_output` calls.

@@ -3,27 +3,9 @@ import CBPFSyscall
 import CRingTestSupport
 import ELFReader
 import Synchronization
-import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Every kernel ring suite nests here, so that they run one after another: they
-/// share CPUs, the getppid tracepoint and the benchmark's run-time statistics.
-@Suite(.serialized, .enabled(if: RingTestEnvironment.isRoot, RingTestEnvironment.skipReason))
-struct RingKernelTests {}
-
-/// Kernel ring tests need root (bpf(2), perf events, tracefs).
-enum RingTestEnvironment {
-    static var isRoot: Bool { geteuid() == 0 }
-    static let skipReason: Comment = "needs root for bpf(2) and perf events: run the tests as root"
-
-    /// A committed fixture next to this file.
-    static func fixturePath(_ name: String, file: String = #filePath) -> String {
-        let directory = file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        return "\(directory)/Fixtures/\(name)"
-    }
-}
 
 /// Fixtures/producer.o loaded and attached to `syscalls/sys_enter_getppid`:
 /// one `retrans_event` per getppid(2) by the target thread, with its own
@@ -43,8 +25,7 @@ final class RingTestProducer {
     let program: LoadedProgram
 
     init() throws {
-        let spec = try ObjectReader.read(try SystemFile.readBytes(RingTestEnvironment.fixturePath("producer.o")))
-        let object = try LoadedObject(loading: spec)
+        let object = try LoadedObject(loading: try TestObjects.fixture("producer.o"))
         guard let events = object.map(named: "events"), let control = object.map(named: "control"),
               let program = object.program(named: "produce") else {
             throw ProducerFixtureError(reason: "producer.o lacks `events`, `control` or `produce`")
