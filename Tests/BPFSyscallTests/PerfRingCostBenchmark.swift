@@ -1,5 +1,6 @@
 import BPFSyscall
 import CBPFSyscall
+import KernelTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -78,6 +79,62 @@ extension KernelTests {
                 print("BENCH unpaced:  \(unpaced)")
                 let paced = try measure(wakeup: wakeup, calls: 200_000, perSecond: 200_000)
                 print("BENCH 200k/s:   \(paced)")
+            }
+        }
+
+        /// Issue 5 figure 1: bpf/retrans.o's in-kernel ns/event during a retransmission
+        /// storm in namespaces (8 parallel flows, 1 in 10 inbound packets dropped), for
+        /// both wakeup modes. Long: runs only with RTX_BENCH set.
+        @Test(.enabled(if: getenv("RTX_BENCH") != nil, "set RTX_BENCH=1 for the retransmission storm benchmark"))
+        func inKernelCostDuringARetransmissionStorm() throws {
+            let ports: [UInt16] = Array(7251...7258)
+            for wakeup in [PerfRingWakeup.everyEvent, .batched] {
+                let object = try LoadedObject(loading: try TestObjects.retrans(),
+                                              options: LoadOptions(constants: try TestObjects.retransConstants()))
+                let poller = try PerfEventPoller(perfEventArray: try object.requiredMap("events"),
+                                                 options: PerfRingOptions(wakeup: wakeup), sink: CountingSink())
+                let pollThread = try PollThread(poller, drainInterval: wakeup == .batched ? .milliseconds(100) : nil)
+                let program = try object.requiredProgram("tcp_retransmit_skb")
+                let statistics = try Syscalls.kernel.enableStatistics(type: BPF_STATS_RUN_TIME.rawValue)
+                var attachment: TracepointAttachment? = try object.attach(program: "tcp_retransmit_skb")
+                let lab = try VethNamespaces.create(name: "rtx-rg-storm", ipv4Network: "10.203.2",
+                                                    ipv6Network: "fd00:203::2")
+                defer { lab.delete() }
+                for port in ports { try lab.dropInbound(port: port, oneIn: 10) }
+                let start = ContinuousClock.now
+                let failures = Locked<[String]>([])
+                let senders = try ports.enumerated().map { index, port in
+                    try DedicatedThread(name: "rtx-rg-storm") {
+                        do {
+                            try BulkTransfer(lab: lab, family: index % 2 == 0 ? .ipv4 : .ipv6, port: port,
+                                             bytes: 4 << 20, senderCPU: index % 2, timeout: 120).run()
+                        } catch {
+                            failures.withLock { $0.append("port \(port): \(error)") }
+                        }
+                    }
+                }
+                for sender in senders { sender.join() }
+                let elapsed = ContinuousClock.now - start
+                let info = try program.info()
+                attachment?.close()
+                attachment = nil
+                statistics.close()
+                lab.delete()
+                poller.stop()
+                try pollThread.join()
+                poller.drain()
+                let stats = try object.requiredMap("stats")
+                let emitted = try stats.perCPUCounters(index: UInt32(RETRANS_STAT_EMITTED.rawValue)).reduce(0) { $0 + $1.count }
+                let rings = poller.statistics()
+                let received = rings.reduce(0) { $0 + $1.samples }
+                let lost = rings.reduce(0) { $0 + $1.lost }
+                print("BENCH storm, \(wakeup == .everyEvent ? "wakeup per event" : "batched wakeups (\(wakeup))"): "
+                      + "\(info.runCount) retransmissions in \(elapsed), in-kernel "
+                      + "\(Int(info.averageRunTimeNanoseconds ?? 0)) ns/event; received \(received), lost \(lost)")
+                #expect(failures.withLock { $0 } == [])
+                #expect(info.runCount > 0)
+                #expect(received == emitted)
+                #expect(lost == 0)
             }
         }
 

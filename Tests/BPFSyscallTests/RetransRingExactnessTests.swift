@@ -94,6 +94,9 @@ extension KernelTests {
                     try? pollThread.join()
                 }
             }
+            let program = try object.requiredProgram("tcp_retransmit_skb")
+            // Run-time statistics while this fd is held: the in-kernel cost per event in this wakeup mode.
+            let statistics = try Syscalls.kernel.enableStatistics(type: BPF_STATS_RUN_TIME.rawValue)
             let attachment = try object.attach(program: "tcp_retransmit_skb")
             defer { _ = attachment }
 
@@ -108,6 +111,12 @@ extension KernelTests {
             try waitUntilFlowIsQuiet(lab, port: Self.port)
             lab.delete()
             let expected = try ftrace.stopAndCount()
+            let info = try program.info()
+            statistics.close()
+            // The program's own per-CPU counts of bpf_perf_event_output results (every flow on the host).
+            let stats = try object.requiredMap("stats")
+            let emitted = try stats.perCPUCounters(index: UInt32(RETRANS_STAT_EMITTED.rawValue)).reduce(0) { $0 + $1.count }
+            let failed = try stats.perCPUCounters(index: UInt32(RETRANS_STAT_EMIT_FAILED.rawValue)).reduce(0) { $0 + $1.count }
 
             poller.stop()
             try pollThread.join()
@@ -117,11 +126,26 @@ extension KernelTests {
             let rings = poller.statistics()
             print("\(family.rawValue), sender on cpu \(cpu), \(mode): ftrace \(expected), received \(received.flowEvents) "
                   + "(by cpu \(received.flowEventsByCPU.sorted { $0.key < $1.key })), other flows \(received.otherEvents), "
-                  + "lost \(received.lost)")
+                  + "lost \(received.lost); in-kernel \(Int(info.averageRunTimeNanoseconds ?? 0)) ns/event "
+                  + "over \(info.runCount) runs (every flow on the host); host-wide: emitted \(emitted), "
+                  + "failed \(failed), recursion misses \(info.recursionMisses)")
 
             #expect(expected > 0, "the lossy link should have caused retransmissions")
-            #expect(received.flowEvents == expected)
+            // Everything the program emitted, on every CPU and for every flow, was received.
+            #expect(UInt64(received.flowEvents + received.otherEvents) == emitted)
             #expect(received.lost == 0)
+            #expect(failed == 0)
+            // And the flow's events are ftrace's count. The kernel skips a tracing
+            // program (and counts a recursion miss) when the tracepoint fires while
+            // another BPF tracing program runs on that CPU: other test suites load
+            // programs on this host at the same time. Only those skips may explain
+            // a difference.
+            if info.recursionMisses == 0 {
+                #expect(received.flowEvents == expected)
+            } else {
+                #expect(received.flowEvents <= expected)
+                #expect(UInt64(expected - received.flowEvents) <= info.recursionMisses)
+            }
             #expect(received.shortSamples == 0)
             #expect(rings.allSatisfy { $0.framingErrors == 0 && $0.otherRecords == 0 })
         }
