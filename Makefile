@@ -38,9 +38,10 @@ run: build
 
 # Rebuild the committed test objects from their C sources, plus a copy of
 # bpf/retrans.o (the reader's tests must not depend on a fresh `make bpf`).
+# The prefix map keeps the checkout's path out of the objects' debug info.
 fixtures: bpf
 	for src in $(FIXTURES)/*.c; do \
-	  $(CLANG) $(BPF_CFLAGS) -c $$src -o $${src%.c}.o || exit 1; \
+	  $(CLANG) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $$src -o $${src%.c}.o || exit 1; \
 	done
 	cp bpf/retrans.o $(FIXTURES)/retrans.o
 

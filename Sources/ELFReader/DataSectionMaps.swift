@@ -30,10 +30,17 @@ enum DataSectionMaps {
             let initialValue = section.type == ELF.sectionNoBits
                 ? [UInt8](repeating: 0, count: Int(valueSize))
                 : try elf.contents(of: section)
-            let variables = symbols
-                .filter { Int($0.sectionIndex) == section.index && $0.type == ELF.symbolObject }
-                .sorted { $0.value < $1.value }
-                .map { VariableSpec(name: $0.name, offset: UInt32(clamping: $0.value), size: UInt32(clamping: $0.size)) }
+            var variables: [VariableSpec] = []
+            for symbol in symbols where Int(symbol.sectionIndex) == section.index && symbol.type == ELF.symbolObject {
+                // Widened: value + size cannot overflow once both fit 32 bits.
+                guard let offset = UInt32(exactly: symbol.value), let size = UInt32(exactly: symbol.size),
+                      UInt64(offset) + UInt64(size) <= section.size else {
+                    throw ObjectReadError(section: section.displayName, offset: symbol.value,
+                                          reason: "variable \(symbol.name) (\(symbol.size) bytes at \(symbol.value)) lies outside the section (\(section.size) bytes)")
+                }
+                variables.append(VariableSpec(name: symbol.name, offset: offset, size: size))
+            }
+            variables.sort { $0.offset < $1.offset }
             let dataSectionTypeID = btf?.types.first {
                 if case .dataSection = $0.kind { return $0.name == section.name }
                 return false

@@ -92,7 +92,8 @@ struct ProgramLinker {
             var count = declared
             if count == 0 {
                 let next = functionSymbols[(position + 1)...].first { $0.value > symbol.value }
-                count = (next.flatMap { Int(exactly: $0.value / 8) } ?? instructionCount) - start
+                let end = next.flatMap { Int(exactly: $0.value / 8) } ?? instructionCount
+                count = min(end, instructionCount) - start
             }
             guard count > 0 else { continue }
             functions.append(Function(name: symbol.name, sectionIndex: section.index, start: start, count: count,
@@ -101,17 +102,32 @@ struct ProgramLinker {
         return functions
     }
 
-    /// Lays out `entry` then every function it reaches, fixing calls and
-    /// collecting relocations and `.BTF.ext` records as it goes.
-    private func link(entry: Function, in entrySection: CodeSection) throws(ObjectReadError) -> ProgramSpec {
-        let programName = "program \(entry.name)"
-        var layout: [(function: Function, start: Int)] = [(entry, 0)]
-        var instructions = Array(entrySection.instructions[entry.start..<entry.start + entry.count])
+    /// The program being assembled: its slots so far, and where each function landed.
+    private struct Assembly {
+        var instructions: [Instruction]
         var relocations: [Relocation] = []
+        var layout: [(function: Function, start: Int)]
 
+        /// Where `callee` starts in the program, appending its body on first use.
+        mutating func start(of callee: Function, from section: CodeSection) -> Int {
+            if let placed = layout.first(where: { $0.function.sectionIndex == callee.sectionIndex && $0.function.start == callee.start }) {
+                return placed.start
+            }
+            let start = instructions.count
+            layout.append((callee, start))
+            instructions += section.instructions[callee.start..<callee.start + callee.count]
+            return start
+        }
+    }
+
+    /// Lays out `entry`, then every function it reaches (breadth first),
+    /// fixing calls and collecting relocations as it goes.
+    private func link(entry: Function, in entrySection: CodeSection) throws(ObjectReadError) -> ProgramSpec {
+        var assembly = Assembly(instructions: Array(entrySection.instructions[entry.start..<entry.start + entry.count]),
+                                layout: [(entry, 0)])
         var next = 0
-        while next < layout.count {
-            let (function, start) = layout[next]
+        while next < assembly.layout.count {
+            let (function, start) = assembly.layout[next]
             next += 1
             guard let section = codeSections[function.sectionIndex] else { continue }
             var slot = 0
@@ -121,14 +137,15 @@ struct ProgramLinker {
                 let instruction = section.instructions[sectionSlot]
                 func fail(_ reason: String) -> ObjectReadError {
                     ObjectReadError(section: section.header.displayName, offset: UInt64(sectionSlot * 8),
-                                    reason: "\(programName): instruction \(programSlot): \(reason)")
+                                    reason: "program \(entry.name): instruction \(programSlot): \(reason)")
                 }
 
+                // Where a call goes, in section coordinates, if this is a bpf-to-bpf call.
                 var callTarget: (section: CodeSection, slot: Int)?
                 if let raw = section.relocations[sectionSlot] {
                     switch try classify(raw, instruction: instruction, fail: fail) {
                     case .data(let target):
-                        relocations.append(Relocation(instructionIndex: programSlot, target: target))
+                        assembly.relocations.append(Relocation(instructionIndex: programSlot, target: target))
                     case .call(let targetSectionIndex, let targetSlot):
                         guard let targetSection = codeSections[targetSectionIndex] else {
                             throw fail("call target is not in an executable section")
@@ -144,20 +161,13 @@ struct ProgramLinker {
                     guard let callee = targetSection.function(startingAt: targetSlot) else {
                         throw fail("call to instruction \(targetSlot) of \(targetSection.header.displayName), which does not start a function")
                     }
-                    let calleeStart: Int
-                    if let placed = layout.first(where: { $0.function.sectionIndex == callee.sectionIndex && $0.function.start == callee.start }) {
-                        calleeStart = placed.start
-                    } else {
-                        calleeStart = instructions.count
-                        layout.append((callee, calleeStart))
-                        instructions += targetSection.instructions[callee.start..<callee.start + callee.count]
-                    }
+                    let calleeStart = assembly.start(of: callee, from: targetSection)
                     guard let relative = Int32(exactly: calleeStart - (programSlot + 1)) else {
                         throw fail("call distance does not fit 32 bits")
                     }
-                    instructions[programSlot].imm = relative
-                    relocations.append(Relocation(instructionIndex: programSlot,
-                                                  target: .call(function: callee.name, targetIndex: calleeStart)))
+                    assembly.instructions[programSlot].imm = relative
+                    assembly.relocations.append(Relocation(instructionIndex: programSlot,
+                                                           target: .call(function: callee.name, targetIndex: calleeStart)))
                 }
 
                 if instruction.isLoadImmediate64 {
@@ -169,6 +179,17 @@ struct ProgramLinker {
             }
         }
 
+        let (funcInfo, lineInfo) = try btfExtRecords(for: assembly.layout)
+        return ProgramSpec(name: entry.name, sectionName: entrySection.header.name,
+                           kind: ProgramKind(sectionName: entrySection.header.name),
+                           instructions: assembly.instructions, entryLength: entry.count,
+                           relocations: assembly.relocations, funcInfo: funcInfo, lineInfo: lineInfo)
+    }
+
+    /// The `.BTF.ext` records of every function in the layout, moved from
+    /// section byte offsets to program slots.
+    private func btfExtRecords(for layout: [(function: Function, start: Int)]) throws(ObjectReadError)
+        -> (funcInfo: [FuncInfo], lineInfo: [LineInfo]) {
         var funcInfo: [FuncInfo] = []
         var lineInfo: [LineInfo] = []
         for (function, start) in layout {
@@ -189,11 +210,7 @@ struct ProgramLinker {
         }
         funcInfo.sort { $0.instructionOffset < $1.instructionOffset }
         lineInfo.sort { $0.instructionOffset < $1.instructionOffset }
-
-        return ProgramSpec(name: entry.name, sectionName: entrySection.header.name,
-                           kind: ProgramKind(sectionName: entrySection.header.name),
-                           instructions: instructions, entryLength: entry.count, relocations: relocations,
-                           funcInfo: funcInfo, lineInfo: lineInfo)
+        return (funcInfo, lineInfo)
     }
 
     /// Converts a `.BTF.ext` byte offset in the section to a slot in the
@@ -207,77 +224,5 @@ struct ProgramLinker {
                                   reason: "record for \(section.header.displayName) at byte \(byteOffset) is not on an instruction boundary")
         }
         return UInt32(exactly: start + sectionSlot - function.start)
-    }
-
-    private enum ClassifiedRelocation {
-        case data(RelocationTarget)
-        case call(sectionIndex: Int, slot: Int)
-    }
-
-    /// What a relocation of a program instruction refers to.
-    private func classify(_ raw: RawRelocation, instruction: Instruction,
-                          fail: (String) -> ObjectReadError) throws(ObjectReadError) -> ClassifiedRelocation {
-        guard raw.symbolIndex > 0, raw.symbolIndex <= symbols.count else {
-            throw fail("relocation names symbol \(raw.symbolIndex), which does not exist")
-        }
-        let symbol = symbols[raw.symbolIndex - 1]
-        let symbolName = symbol.isSectionSymbol ? "section symbol \(symbol.index)" : symbol.name
-        guard let targetSection = elf.section(at: Int(symbol.sectionIndex)) else {
-            throw fail("refers to undefined symbol \(symbolName): extern variables and kernel functions (.kconfig, .ksyms) are not supported")
-        }
-
-        switch raw.type {
-        case ELF.relocationBPF64_64:
-            guard instruction.isLoadImmediate64 else {
-                throw fail("R_BPF_64_64 on opcode 0x\(String(instruction.opcode, radix: 16)), expected ld_imm64 (0x18)")
-            }
-            if targetSection.name == BTFMapDefinitions.sectionName || targetSection.name == LegacyMapDefinitions.sectionName {
-                return .data(.map(name: try mapName(symbol: symbol, instruction: instruction, section: targetSection, fail: fail)))
-            }
-            if DataSectionMaps.isDataSection(targetSection.name) {
-                // A named variable has its offset in the symbol; a static one is
-                // the section symbol plus an offset clang leaves in `imm`.
-                let offset = Int64(clamping: symbol.value) + Int64(instruction.imm)
-                guard let offset32 = UInt32(exactly: offset) else {
-                    throw fail("offset \(offset) into \(targetSection.name) is out of range")
-                }
-                return .data(.mapValue(mapName: targetSection.name, offset: offset32))
-            }
-            if targetSection.isExecutable {
-                throw fail("takes the address of function \(symbolName) (callbacks such as bpf_loop are not supported)")
-            }
-            throw fail("refers to \(symbolName) in section \(targetSection.displayName), which holds neither maps nor global data")
-
-        case ELF.relocationBPF64_32:
-            guard instruction.isFunctionCall else {
-                throw fail("R_BPF_64_32 on an instruction that is not a bpf-to-bpf call")
-            }
-            guard targetSection.isExecutable else {
-                throw fail("call to \(symbolName) in non-executable section \(targetSection.displayName)")
-            }
-            // libbpf's rule: callee slot = symbol slot + imm + 1. For a function
-            // symbol clang writes imm = -1; for a section symbol imm carries the offset.
-            guard symbol.value % 8 == 0, let symbolSlot = Int(exactly: symbol.value / 8) else {
-                throw fail("call target \(symbolName) at byte \(symbol.value) is not on an instruction boundary")
-            }
-            return .call(sectionIndex: targetSection.index, slot: symbolSlot + Int(instruction.imm) + 1)
-
-        default:
-            throw fail("unsupported relocation \(ELF.relocationTypeName(raw.type)) against \(symbolName)")
-        }
-    }
-
-    /// The map an ld_imm64 refers to: the symbol's own name, or for a section
-    /// symbol, the map symbol at the offset clang left in `imm`.
-    private func mapName(symbol: Symbol, instruction: Instruction, section: SectionHeader,
-                         fail: (String) -> ObjectReadError) throws(ObjectReadError) -> String {
-        guard symbol.isSectionSymbol else { return symbol.name }
-        let offset = UInt64(UInt32(bitPattern: instruction.imm))
-        guard let map = symbols.first(where: {
-            Int($0.sectionIndex) == section.index && !$0.isSectionSymbol && $0.value == offset
-        }) else {
-            throw fail("no map symbol at offset \(offset) of \(section.name)")
-        }
-        return map.name
     }
 }

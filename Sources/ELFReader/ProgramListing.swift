@@ -94,7 +94,7 @@ public struct ProgramListing: Sendable, Equatable {
         var regions: [(section: Int, byteStart: UInt64, slotStart: Int, count: Int)] = []
         func functionSymbol(named name: String, sectionName: String? = nil) -> Symbol? {
             object.symbols.first { symbol in
-                symbol.type == 2 && symbol.name == name &&
+                symbol.type == ELF.symbolFunction && symbol.name == name &&
                     (sectionName == nil || object.sections.first { $0.index == Int(symbol.sectionIndex) }?.name == sectionName)
             }
         }
@@ -108,7 +108,7 @@ public struct ProgramListing: Sendable, Equatable {
                 regions.append((Int(symbol.sectionIndex), symbol.value, start, Int(clamping: symbol.size / 8)))
             }
         }
-        for symbol in object.symbols where symbol.type == 0 && !symbol.name.isEmpty {
+        for symbol in object.symbols where symbol.type == ELF.symbolNoType && !symbol.name.isEmpty {
             for region in regions where Int(symbol.sectionIndex) == region.section && symbol.value >= region.byteStart {
                 let slot = Int(clamping: (symbol.value - region.byteStart) / 8)
                 if slot < region.count, labels[region.slotStart + slot] == nil {

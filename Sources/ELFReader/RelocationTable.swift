@@ -27,19 +27,25 @@ enum RelocationTable {
             // Only relocations of program sections matter to a loader; debug
             // sections (`.rel.debug_*`, `.rel.BTF*`) are for tools.
             guard target.isExecutable else { continue }
-            var reader = ByteReader(try elf.contents(of: section), context: section.displayName)
-            guard reader.bytes.count % ELF.relocationSize == 0 else {
-                throw reader.error("size \(reader.bytes.count) is not a multiple of the \(ELF.relocationSize)-byte entry", at: 0)
-            }
-            var entries: [RawRelocation] = []
-            while !reader.isAtEnd {
-                let offset = try reader.readU64()
-                let info = try reader.readU64()
-                entries.append(RawRelocation(offset: offset, symbolIndex: Int(info >> 32),
-                                             type: UInt32(truncatingIfNeeded: info)))
-            }
+            let entries = try Self.entries(of: section, in: elf)
             result[target.index, default: []].append(contentsOf: entries)
         }
         return result
+    }
+
+    /// The entries of one REL section, in file order.
+    static func entries(of section: SectionHeader, in elf: ELFFile) throws(ObjectReadError) -> [RawRelocation] {
+        var reader = ByteReader(try elf.contents(of: section), context: section.displayName)
+        guard reader.bytes.count % ELF.relocationSize == 0 else {
+            throw reader.error("size \(reader.bytes.count) is not a multiple of the \(ELF.relocationSize)-byte entry", at: 0)
+        }
+        var entries: [RawRelocation] = []
+        while !reader.isAtEnd {
+            let offset = try reader.readU64()
+            let info = try reader.readU64()
+            entries.append(RawRelocation(offset: offset, symbolIndex: Int(info >> 32),
+                                         type: UInt32(truncatingIfNeeded: info)))
+        }
+        return entries
     }
 }

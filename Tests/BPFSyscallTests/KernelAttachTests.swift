@@ -58,6 +58,36 @@ extension KernelTests {
             statistics.close()
         }
 
+        /// The in-kernel cost per event of retrans.o with no ring reader (perf output fails
+        /// fast on the empty perf event array), over a few hundred retransmissions.
+        @Test func measuresInKernelCostPerEvent() throws {
+            let statistics = try RuntimeStatistics()
+            let object = try LoadedObject(loading: try TestObjects.retrans(),
+                                          options: LoadOptions(constants: TestObjects.retransConstants()))
+            let program = try object.requiredProgram("tcp_retransmit_skb")
+            let attachment = try program.attach()
+            let lab = try VethNamespaces.create(name: "rtx-ld-cost", ipv4Network: "10.203.1", ipv6Network: "fd00:203::1")
+            defer { lab.delete() }
+            let port: UInt16 = 7140
+            try lab.dropInbound(port: port, oneIn: 10)
+            for round in 0..<6 {
+                try BulkTransfer(lab: lab, family: round % 2 == 0 ? .ipv4 : .ipv6, port: port, bytes: 8 << 20,
+                                 senderCPU: Self.onlineCPUs[round % Self.onlineCPUs.count]).run()
+            }
+            lab.delete()
+            attachment.close()
+            let info = try program.info()
+            let stats = try object.requiredMap("stats")
+            let runs = try stats.perCPUCounters(index: 0).reduce(0) { $0 + $1.count }
+                + stats.perCPUCounters(index: 1).reduce(0) { $0 + $1.count }
+            #expect(info.runCount == runs)
+            #expect(info.runCount >= 50, "too few retransmissions to measure")
+            let cost = info.averageRunTimeNanoseconds.map { String(format: "%.0f", $0) } ?? "-"
+            print("retrans.o in-kernel cost, no ring reader: \(cost) ns/event over \(info.runCount) runs"
+                  + " (run_time_ns \(info.runTimeNanoseconds))")
+            statistics.close()
+        }
+
         @Test func ioctlAttachIsVisibleToBpftoolAndRuns() throws {
             let port: UInt16 = 7130
             // Held for the whole test: the kernel counts run_cnt/run_time_ns while it lives.

@@ -125,6 +125,20 @@ extension KernelTests {
             attachment.close()
         }
 
+        /// A kernel that refuses a map's BTF type ids (EINVAL) still gets the map, without them.
+        @Test func mapBTFRefusalFallsBackToAPlainMap() throws {
+            var syscalls = Syscalls.kernel
+            syscalls.mapCreate = { request in request.btfFD != 0 ? -EINVAL : Syscalls.kernel.mapCreate(request) }
+            let object = try LoadedObject(loading: try TestObjects.retrans(),
+                                          options: LoadOptions(constants: TestObjects.retransConstants(), syscalls: syscalls))
+            let stats = try object.requiredMap("stats")
+            #expect(!stats.hasBTF)
+            #expect(try Syscalls.kernel.mapInfo(stats.fd).btfID == 0)
+            #expect(object.warnings.contains { $0.hasPrefix("map `stats`: kernel rejected its BTF type ids") })
+            let attachment = try object.attach(program: "tcp_retransmit_skb")
+            attachment.close()
+        }
+
         @Test func mapsAreCreatedWithBTFTypeIDs() throws {
             let object = try LoadedObject(loading: try TestObjects.retrans(),
                                           options: LoadOptions(constants: TestObjects.retransConstants()))
