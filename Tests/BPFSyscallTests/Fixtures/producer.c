@@ -6,7 +6,7 @@
  * controls, so that "received + lost == emitted" can be checked exactly.
  *
  * Rebuild (from the repository root):
- *   clang -target bpf -O2 -g -Wall -Werror -I/usr/include/$(gcc -dumpmachine) -Ibpf \
+ *   clang -target bpf -O2 -g -Wall -Werror -I/usr/include/$(gcc -dumpmachine) -Ibpf -fdebug-prefix-map=$PWD=. \
  *         -c Tests/BPFSyscallTests/Fixtures/producer.c -o Tests/BPFSyscallTests/Fixtures/producer.o
  */
 #include "bpf_defs.h"
