@@ -40,7 +40,10 @@ let package = Package(
                     exclude: ["Fixtures"]),
         // Shared harness for real-kernel tests: commands, veth namespaces, bulk transfers, ftrace counts, bpftool.
         .target(name: "KernelTestSupport", path: "Tests/KernelTestSupport"),
-        .testTarget(name: "BPFSyscallTests", dependencies: ["BPFSyscall", "ELFReader", "CBPFSyscall", "KernelTestSupport"],
+        // Test-only C: pin a thread to a CPU, raw getppid(2) bursts (the ring tests' producer trigger).
+        .target(name: "CRingTestSupport", path: "Tests/CRingTestSupport"),
+        .testTarget(name: "BPFSyscallTests",
+                    dependencies: ["BPFSyscall", "ELFReader", "CBPFSyscall", "KernelTestSupport", "CRingTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "ELFReader", "BPFSyscall"]),
     ],
