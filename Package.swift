@@ -36,7 +36,8 @@ let package = Package(
         .testTarget(name: "ELFReaderTests", dependencies: ["ELFReader"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "BPFSyscallTests", dependencies: ["BPFSyscall", "ELFReader", "CBPFSyscall"]),
-        .testTarget(name: "ExporterTests", dependencies: ["Exporter", "ELFReader", "BPFSyscall"]),
+        .testTarget(name: "ExporterTests", dependencies: ["Exporter", "ELFReader", "BPFSyscall", "CBPFSyscall"],
+                    exclude: ["Golden"]),
     ],
     swiftLanguageModes: [.v6]
 )
