@@ -98,15 +98,20 @@ import Testing
         #expect(table.approximateBytes < 200_000)  // 50k tracked flows would need > 2.8 MB
     }
 
-    @Test func snapshotCarriesOnlyNewKeys() {
+    @Test func snapshotCopiesCountsAndSharesKeys() {
         var table = FlowTable(selection: .default, maximumSeries: 100)
         for port in UInt16(1)...5 { EventBytes.record(event(sourcePort: port), into: &table) }
-        let first = table.snapshot(knownSeries: 0)
-        #expect(first.newKeys.count == 5 && first.firstNewSeries == 0 && first.counts.count == 5)
+        var counts: [SeriesCounts] = []
+        let first = table.snapshot(into: &counts)
+        #expect(first.seriesCount == 5 && counts.count == 5)
         EventBytes.record(event(sourcePort: 6), into: &table)
-        let second = table.snapshot(knownSeries: 5)
-        #expect(second.newKeys.map(\.sourcePort) == [6])
-        #expect(second.firstNewSeries == 5 && second.counts.count == 6)
+        EventBytes.record(event(sourcePort: 1), into: &table)
+        // The earlier snapshot still sees its own 5 series and their counts then.
+        #expect(first.keys.map(\.sourcePort) == [1, 2, 3, 4, 5])
+        #expect(counts[0] == SeriesCounts(retransmissions: 1))
+        let second = table.snapshot(into: &counts)
+        #expect(second.keys.map(\.sourcePort) == [1, 2, 3, 4, 5, 6])
+        #expect(counts[0] == SeriesCounts(retransmissions: 2))
     }
 
     @Test func labelSelectionParsing() throws {

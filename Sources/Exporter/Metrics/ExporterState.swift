@@ -33,7 +33,7 @@ final class ExporterState: Sendable {
     func scrape() -> ByteBuffer {
         renderer.withLock { renderer in
             source.prepareScrape()
-            let flows = flows.snapshot(knownSeries: renderer.seriesOrder.knownSeries)
+            let flows = flows.snapshot(into: &renderer.counts)
             let inputs = ScrapeInputs(
                 flows: flows, kernel: source.kernelStatistics(), tcpSegments: source.tcpSegments())
             return renderer.render(inputs)

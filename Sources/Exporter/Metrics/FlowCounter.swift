@@ -7,9 +7,10 @@ import Synchronization
 ///   decode, one hash probe and one increment; locking is amortised over the batch. Keep a batch
 ///   to a ring drain of at most a few thousand samples (well under a millisecond at the
 ///   measured rate), so a scrape never waits long.
-/// - A scrape holds it only to copy the counts (one memcpy, ~16 bytes a series: about 0.2 ms at
-///   100k series) and the keys of series created since its previous scrape. Label text, sorting
-///   and formatting happen after the lock is released, on a copy nobody else writes.
+/// - A scrape holds it only to copy the counts (one memcpy, 16 bytes a series: about 0.2 ms at
+///   100k series) and the series count. Keys are not copied: they are append-only and read in
+///   place (`FlowKeyStore`). Label text, sorting and formatting happen after the lock is
+///   released, on data nobody writes any more.
 /// - Because every update and the copy happen under the same lock, a scrape sees each series
 ///   (and the self-metrics) either entirely before or entirely after an event: never half.
 /// Sharded or lock-free tables would remove the short waits but make "never half-updated"
@@ -38,8 +39,8 @@ final class FlowCounter: Sendable {
     }
 
     /// A consistent copy for a scrape; see `FlowTable.snapshot`.
-    func snapshot(knownSeries: Int) -> FlowSnapshot {
-        table.withLock { $0.snapshot(knownSeries: knownSeries) }
+    func snapshot(into counts: inout [SeriesCounts]) -> FlowSnapshot {
+        table.withLock { $0.snapshot(into: &counts) }
     }
 
     var seriesCount: Int { table.withLock { $0.seriesCount } }

@@ -1,46 +1,92 @@
 /// Renders flow series lines straight from `FlowKey`s, with no intermediate strings.
 ///
-/// The constant parts of a line (`tcp_retransmissions_total{ip_version="`, `",src_ip="`, ...)
-/// are laid out once per label selection; a line is then a few byte copies, the address and
-/// port digits, and the count. None of the values can contain `\`, `"` or a newline (digits,
-/// hex, dots, colons, state names), so no escaping is needed on this path.
+/// The constant parts of a line (`{ip_version="`, `",src_ip="`, ..., `"} `) are laid out once
+/// per label selection; a line is then a few byte copies, the address and port digits and the
+/// count, written through one raw pointer into 64 KiB stretches of the output buffer. None of
+/// the values can contain `\`, `"` or a newline (digits, hex, dots, colons, state names), so
+/// no escaping is needed on this path.
 struct FlowSeriesWriter {
-    let labels: [FlowLabel]
-    /// `{label="` for the first label, `",label="` for the others; then `"} `.
-    private let separators: [[UInt8]]
-    private let closing: [UInt8] = Array("\"} ".utf8)
-
-    /// Longest possible line: name, every label's separator and value, count.
-    let maximumLineLength: Int
+    private let labels: [FlowLabel]
+    /// Separator bytes of every label, then the closing `"} `, back to back.
+    private let template: [UInt8]
+    /// (start, length) in `template` of each label's separator.
+    private let separators: [(start: Int, length: Int)]
+    private let closing: (start: Int, length: Int)
+    private let maximumLineLengthWithoutName: Int
+    private static let stretch = 64 * 1024
 
     init(selection: FlowLabelSelection) {
         labels = selection.labels
-        separators = selection.labels.enumerated().map { position, label in
-            Array(((position == 0 ? "{" : "\",") + label.rawValue + "=\"").utf8)
+        var template: [UInt8] = []
+        var separators: [(start: Int, length: Int)] = []
+        for (position, label) in selection.labels.enumerated() {
+            let bytes = Array(((position == 0 ? "{" : "\",") + label.rawValue + "=\"").utf8)
+            separators.append((template.count, bytes.count))
+            template += bytes
         }
-        maximumLineLength = 64 + separators.reduce(0) { $0 + $1.count }
-            + labels.count * IPAddressText.maximumLength + DecimalText.maximumLength + 8
+        let closingBytes: [UInt8] = selection.labels.isEmpty ? Array(" ".utf8) : Array("\"} ".utf8)
+        closing = (template.count, closingBytes.count)
+        template += closingBytes
+        self.template = template
+        self.separators = separators
+        maximumLineLengthWithoutName = template.count + labels.count * IPAddressText.maximumLength
+            + DecimalText.maximumLength + 1
     }
 
-    /// Appends `name{labels} count\n` for `key`.
-    @inline(__always)
-    func writeLine(name: [UInt8], key: FlowKey, count: UInt64, to writer: inout ExpositionWriter) {
-        writer.withWritableBytes(maximumBytes: maximumLineLength + name.count) { output in
-            var length = Self.copy(name, to: output)
-            for (position, label) in labels.enumerated() {
-                length += Self.copy(separators[position], to: output + length)
-                length += Self.writeValue(label, of: key, to: output + length)
+    /// Appends `name{labels} count\n` for each series in `order` whose chosen count is non-zero.
+    func writeLines(
+        name: [UInt8], order: [UInt32], keys: UnsafeBufferPointer<FlowKey>,
+        counts: UnsafeBufferPointer<SeriesCounts>, failures: Bool, to writer: inout ExpositionWriter
+    ) {
+        let lineLimit = maximumLineLengthWithoutName + name.count
+        let limit = min(keys.count, counts.count)
+        name.withUnsafeBufferPointer { name in
+            template.withUnsafeBufferPointer { template in
+                separators.withUnsafeBufferPointer { separators in
+                    labels.withUnsafeBufferPointer { labels in
+                        order.withUnsafeBufferPointer { order in
+                            var position = 0
+                            while position < order.count {
+                                writer.withWritableBytes(maximumBytes: Self.stretch) { output in
+                                    var length = 0
+                                    while position < order.count, length + lineLimit <= Self.stretch {
+                                        let series = Int(order[position])
+                                        position += 1
+                                        guard series < limit else { continue }
+                                        let value = failures ? counts[series].failures : counts[series].retransmissions
+                                        guard value != 0 else { continue }
+                                        length += writeLine(
+                                            name: name, key: keys[series], count: value, labels: labels,
+                                            template: template, separators: separators, to: output + length)
+                                    }
+                                    return length
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            if labels.isEmpty {
-                output[length] = UInt8(ascii: " ")
-                length += 1
-            } else {
-                length += Self.copy(closing, to: output + length)
-            }
-            length += DecimalText.write(count, to: output + length)
-            output[length] = UInt8(ascii: "\n")
-            return length + 1
         }
+    }
+
+    @inline(__always)
+    private func writeLine(
+        name: UnsafeBufferPointer<UInt8>, key: FlowKey, count: UInt64, labels: UnsafeBufferPointer<FlowLabel>,
+        template: UnsafeBufferPointer<UInt8>, separators: UnsafeBufferPointer<(start: Int, length: Int)>,
+        to output: UnsafeMutablePointer<UInt8>
+    ) -> Int {
+        var length = Self.copy(name, to: output)
+        for position in 0..<labels.count {
+            let separator = separators[position]
+            length += Self.copy(UnsafeBufferPointer(rebasing: template[separator.start..<(separator.start + separator.length)]),
+                                to: output + length)
+            length += Self.writeValue(labels[position], of: key, to: output + length)
+        }
+        length += Self.copy(UnsafeBufferPointer(rebasing: template[closing.start..<(closing.start + closing.length)]),
+                            to: output + length)
+        length += DecimalText.write(count, to: output + length)
+        output[length] = UInt8(ascii: "\n")
+        return length + 1
     }
 
     @inline(__always)
@@ -71,11 +117,9 @@ struct FlowSeriesWriter {
     }
 
     @inline(__always)
-    private static func copy(_ bytes: [UInt8], to output: UnsafeMutablePointer<UInt8>) -> Int {
-        bytes.withUnsafeBufferPointer { source in
-            guard let base = source.baseAddress else { return 0 }
-            output.update(from: base, count: source.count)
-            return source.count
-        }
+    private static func copy(_ bytes: UnsafeBufferPointer<UInt8>, to output: UnsafeMutablePointer<UInt8>) -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
+        output.update(from: base, count: bytes.count)
+        return bytes.count
     }
 }

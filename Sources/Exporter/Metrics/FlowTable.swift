@@ -16,8 +16,8 @@ struct FlowTable: Sendable {
     /// `--metrics.max-series`: flow series beyond this go to the overflow series.
     let maximumSeries: Int
 
-    /// Key of each series, by series number.
-    private(set) var keys: [FlowKey] = []
+    /// Key of each series, by series number (shared with scrapes, see `FlowKeyStore`).
+    let keyStore: FlowKeyStore
     /// Counts of each series, by series number.
     private(set) var counts: [SeriesCounts] = []
     private var index: FlowIndex
@@ -35,9 +35,16 @@ struct FlowTable: Sendable {
         mask = FlowKeyMask(selection)
         self.maximumSeries = max(0, maximumSeries)
         index = FlowIndex(minimumCapacity: min(self.maximumSeries, 1024))
+        keyStore = FlowKeyStore(capacity: self.maximumSeries)
+        // Reserved once so the array never doubles past the cap (pages are touched only as
+        // series arrive).
+        counts.reserveCapacity(self.maximumSeries)
     }
 
-    var seriesCount: Int { keys.count }
+    var seriesCount: Int { counts.count }
+
+    /// Keys of all series so far (the writer's view).
+    var keys: UnsafeBufferPointer<FlowKey> { keyStore.keys(count: counts.count) }
 
     /// Decodes one ring sample and counts it. A sample that does not decode is counted as
     /// received and as a decode error, nothing else.
@@ -71,45 +78,45 @@ struct FlowTable: Sendable {
     @inline(__always)
     private mutating func series(for key: FlowKey) -> Int? {
         let hash = FlowIndex.hash(key)
-        let found = keys.withUnsafeBufferPointer { index.find(key, hash: hash, keys: $0) }
+        let found = index.find(key, hash: hash, keys: keys)
         if let series = found.series { return series }
-        guard keys.count < maximumSeries else { return nil }
-        let series = keys.count
-        keys.append(key)
+        let series = counts.count
+        guard series < maximumSeries else { return nil }
+        keyStore.initialize(series, to: key)
         counts.append(SeriesCounts())
-        keys.withUnsafeBufferPointer { index.insert(series: series, at: found.slot, keys: $0) }
+        index.insert(series: series, at: found.slot, keys: keys)
         return series
     }
 
-    /// A consistent copy for one scrape: every count, and the keys of series numbered from
-    /// `knownSeries` on (the scraper keeps the older ones). O(series) memcpy.
-    func snapshot(knownSeries: Int) -> FlowSnapshot {
-        let known = min(max(0, knownSeries), keys.count)
+    /// A consistent copy for one scrape: every count (copied into `counts`, whose storage the
+    /// scrape side reuses) and the self-metrics. O(series) memcpy, no allocation after the first.
+    func snapshot(into counts: inout [SeriesCounts]) -> FlowSnapshot {
+        counts.removeAll(keepingCapacity: true)
+        counts.append(contentsOf: self.counts)
         return FlowSnapshot(
-            counts: counts.withUnsafeBufferPointer { Array($0) },
-            newKeys: Array(keys[known...]),
-            firstNewSeries: known,
+            seriesCount: self.counts.count,
+            keyStore: keyStore,
             overflow: overflow,
             seriesDropped: seriesDropped,
             eventsReceived: eventsReceived,
             decodeErrors: decodeErrors)
     }
 
-    /// Bytes held by the table's arrays, for the benchmark's memory figures.
+    /// Bytes the table's arrays occupy for the current series, for the benchmark's figures.
     var approximateBytes: Int {
-        keys.capacity * MemoryLayout<FlowKey>.stride
-            + counts.capacity * MemoryLayout<SeriesCounts>.stride + index.slotBytes
+        counts.count * (MemoryLayout<FlowKey>.stride + MemoryLayout<SeriesCounts>.stride) + index.slotBytes
     }
 }
 
-/// What a scrape takes from the table under the lock.
+/// What a scrape takes from the table under the lock (the counts travel separately).
 struct FlowSnapshot: Sendable {
-    var counts: [SeriesCounts]
-    /// Keys of series `firstNewSeries...`.
-    var newKeys: [FlowKey]
-    var firstNewSeries: Int
+    /// Series `0..<seriesCount` exist; their keys are readable in `keyStore`.
+    var seriesCount: Int
+    var keyStore: FlowKeyStore
     var overflow: SeriesCounts
     var seriesDropped: UInt64
     var eventsReceived: UInt64
     var decodeErrors: UInt64
+
+    var keys: UnsafeBufferPointer<FlowKey> { keyStore.keys(count: seriesCount) }
 }

@@ -1,6 +1,7 @@
 import NIOCore
 
-/// Everything one exposition is made of, gathered at scrape time.
+/// Everything one exposition is made of, gathered at scrape time (the flow counts are in the
+/// renderer's `counts`).
 struct ScrapeInputs: Sendable {
     var flows: FlowSnapshot
     var kernel: KernelStatistics
@@ -17,6 +18,8 @@ struct MetricsRenderer {
     let maximumSeries: Int
     let buildInfo: BuildInfo
     private(set) var seriesOrder = FlowSeriesOrder()
+    /// The counts of the scrape in progress, copied under the flow lock; storage reused.
+    var counts: [SeriesCounts] = []
     private let flowWriter: FlowSeriesWriter
     /// The previous body's size, to allocate the next one in one go.
     private var lastBodySize = 16 * 1024
@@ -56,20 +59,10 @@ struct MetricsRenderer {
         name: [UInt8], _ flows: FlowSnapshot, _ count: KeyPath<SeriesCounts, UInt64>,
         to writer: inout ExpositionWriter
     ) {
-        let keys = seriesOrder.keys
-        let counts = flows.counts
-        let failures = count == \SeriesCounts.failures
         counts.withUnsafeBufferPointer { counts in
-            keys.withUnsafeBufferPointer { keys in
-                for series in seriesOrder.order {
-                    let index = Int(series)
-                    guard index < counts.count else { continue }
-                    let value = failures ? counts[index].failures : counts[index].retransmissions
-                    if value != 0 {
-                        flowWriter.writeLine(name: name, key: keys[index], count: value, to: &writer)
-                    }
-                }
-            }
+            flowWriter.writeLines(
+                name: name, order: seriesOrder.order, keys: flows.keys, counts: counts,
+                failures: count == \SeriesCounts.failures, to: &writer)
         }
         let overflow = flows.overflow[keyPath: count]
         if overflow != 0 {
@@ -116,7 +109,7 @@ struct MetricsRenderer {
         writer.family(
             "retrans_exporter_series", type: .gauge,
             help: "Flow label sets tracked (at most --metrics.max-series), not counting the overflow series.")
-        writer.sample("retrans_exporter_series", value: UInt64(flows.counts.count))
+        writer.sample("retrans_exporter_series", value: UInt64(flows.seriesCount))
         writeOptional(
             "retrans_exporter_bpf_emitted_total", kernel.bpfEmitted,
             help: "Events the BPF program wrote into the perf rings, all CPUs (should equal events received + samples lost).",
