@@ -114,6 +114,18 @@ import Testing
         #expect(counts[0] == SeriesCounts(retransmissions: 2))
     }
 
+    @Test func maximumSeriesIsBounded() throws {
+        try MetricsConfiguration(maximumSeries: 0).validate()
+        try MetricsConfiguration(maximumSeries: 10_000_000).validate()
+        #expect(throws: MetricsConfigurationError.maximumSeries(-1)) { try MetricsConfiguration(maximumSeries: -1).validate() }
+        #expect(throws: MetricsConfigurationError.maximumSeries(10_000_001)) {
+            try MetricsConfiguration(maximumSeries: 10_000_001).validate()
+        }
+        var table = FlowTable(selection: .default, maximumSeries: 0)
+        EventBytes.record(event(), into: &table)
+        #expect(table.seriesCount == 0 && table.overflow.retransmissions == 1 && table.seriesDropped == 1)
+    }
+
     @Test func labelSelectionParsing() throws {
         #expect(try FlowLabelSelection(parsing: "dst_port, src_ip").labels == [.sourceIP, .destinationPort])
         #expect(FlowLabelSelection.default.description == "ip_version,src_ip,src_port,dst_ip,dst_port")

@@ -33,7 +33,7 @@ struct FlowTable: Sendable {
 
     init(selection: FlowLabelSelection, maximumSeries: Int) {
         mask = FlowKeyMask(selection)
-        self.maximumSeries = max(0, maximumSeries)
+        self.maximumSeries = min(max(0, maximumSeries), MetricsConfiguration.seriesLimit)
         index = FlowIndex(minimumCapacity: min(self.maximumSeries, 1024))
         keyStore = FlowKeyStore(capacity: self.maximumSeries)
         // Reserved once so the array never doubles past the cap (pages are touched only as
