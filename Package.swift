@@ -45,7 +45,9 @@ let package = Package(
         .testTarget(name: "BPFSyscallTests",
                     dependencies: ["BPFSyscall", "ELFReader", "CBPFSyscall", "KernelTestSupport", "CRingTestSupport"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "ExporterTests", dependencies: ["Exporter", "ELFReader", "BPFSyscall"]),
+        .testTarget(name: "ExporterTests",
+                    dependencies: ["Exporter", "ELFReader", "BPFSyscall", "CBPFSyscall", "KernelTestSupport"],
+                    exclude: ["Golden"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,112 @@
+import NIOCore
+
+/// Writes the Prometheus text exposition format 0.0.4 into a `ByteBuffer`.
+///
+/// Written by hand rather than through a client library: the flow table's series are rendered
+/// straight from binary keys (see `FlowSeriesWriter`), and the few other metrics need only
+/// HELP, TYPE and correctly escaped samples.
+struct ExpositionWriter {
+    static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    enum MetricType: String {
+        case counter, gauge
+    }
+
+    private(set) var buffer: ByteBuffer
+
+    init(capacity: Int = 16 * 1024) {
+        buffer = ByteBufferAllocator().buffer(capacity: capacity)
+    }
+
+    /// `# HELP` (escaped: `\` and newline) and `# TYPE` lines that start a metric family.
+    mutating func family(_ name: String, type: MetricType, help: String) {
+        buffer.writeStaticString("# HELP ")
+        buffer.writeString(name)
+        buffer.writeStaticString(" ")
+        writeEscaped(help, escapingQuotes: false)
+        buffer.writeStaticString("\n# TYPE ")
+        buffer.writeString(name)
+        buffer.writeStaticString(" ")
+        buffer.writeString(type.rawValue)
+        buffer.writeStaticString("\n")
+    }
+
+    /// One sample line: `name{label="value",...} value`.
+    mutating func sample(_ name: String, labels: [(String, String)] = [], value: UInt64) {
+        writeNameAndLabels(name, labels: labels)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: DecimalText.maximumLength) { raw in
+            guard let base = raw.baseAddress else { return 0 }
+            return DecimalText.write(value, to: base.assumingMemoryBound(to: UInt8.self))
+        }
+        buffer.writeStaticString("\n")
+    }
+
+    /// One sample line whose value is already text (a float such as `1.000000001`).
+    mutating func sample(_ name: String, labels: [(String, String)] = [], valueText: String) {
+        writeNameAndLabels(name, labels: labels)
+        buffer.writeString(valueText)
+        buffer.writeStaticString("\n")
+    }
+
+    private mutating func writeNameAndLabels(_ name: String, labels: [(String, String)]) {
+        buffer.writeString(name)
+        if !labels.isEmpty {
+            var first = true
+            for (label, value) in labels {
+                buffer.writeStaticString(first ? "{" : ",")
+                first = false
+                buffer.writeString(label)
+                buffer.writeStaticString("=\"")
+                writeEscaped(value, escapingQuotes: true)
+                buffer.writeStaticString("\"")
+            }
+            buffer.writeStaticString("}")
+        }
+        buffer.writeStaticString(" ")
+    }
+
+    /// Label values escape `\`, `"` and newline; HELP text escapes `\` and newline only.
+    private mutating func writeEscaped(_ text: String, escapingQuotes: Bool) {
+        let utf8 = text.utf8
+        let needsEscaping = utf8.contains { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n")
+            || (escapingQuotes && $0 == UInt8(ascii: "\"")) }
+        guard needsEscaping else {
+            buffer.writeString(text)
+            return
+        }
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(utf8.count + 8)
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): escaped += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case UInt8(ascii: "\n"): escaped += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case UInt8(ascii: "\"") where escapingQuotes: escaped += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            default: escaped.append(byte)
+            }
+        }
+        buffer.writeBytes(escaped)
+    }
+
+    /// Runs a fast writer over raw bytes with at least `maximumBytes` writable; `body` returns
+    /// how many it wrote.
+    @inline(__always)
+    mutating func withWritableBytes(
+        maximumBytes: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int
+    ) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: maximumBytes) { raw in
+            guard let base = raw.baseAddress else { return 0 }
+            return body(base.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+}
+
+/// Seconds from nanoseconds as exact decimal text (`12.000345678`), with no floating-point
+/// rounding and no Foundation formatter.
+enum SecondsText {
+    static func fromNanoseconds(_ nanoseconds: UInt64) -> String {
+        let seconds = nanoseconds / 1_000_000_000
+        let fraction = nanoseconds % 1_000_000_000
+        let digits = String(fraction)
+        return "\(seconds).\(String(repeating: "0", count: 9 - digits.count))\(digits)"
+    }
+}

@@ -1,0 +1,125 @@
+/// Renders flow series lines straight from `FlowKey`s, with no intermediate strings.
+///
+/// The constant parts of a line (`{ip_version="`, `",src_ip="`, ..., `"} `) are laid out once
+/// per label selection; a line is then a few byte copies, the address and port digits and the
+/// count, written through one raw pointer into 64 KiB stretches of the output buffer. None of
+/// the values can contain `\`, `"` or a newline (digits, hex, dots, colons, state names), so
+/// no escaping is needed on this path.
+struct FlowSeriesWriter {
+    private let labels: [FlowLabel]
+    /// Separator bytes of every label, then the closing `"} `, back to back.
+    private let template: [UInt8]
+    /// (start, length) in `template` of each label's separator.
+    private let separators: [(start: Int, length: Int)]
+    private let closing: (start: Int, length: Int)
+    private let maximumLineLengthWithoutName: Int
+    private static let stretch = 64 * 1024
+
+    init(selection: FlowLabelSelection) {
+        labels = selection.labels
+        var template: [UInt8] = []
+        var separators: [(start: Int, length: Int)] = []
+        for (position, label) in selection.labels.enumerated() {
+            let bytes = Array(((position == 0 ? "{" : "\",") + label.rawValue + "=\"").utf8)
+            separators.append((template.count, bytes.count))
+            template += bytes
+        }
+        let closingBytes: [UInt8] = selection.labels.isEmpty ? Array(" ".utf8) : Array("\"} ".utf8)
+        closing = (template.count, closingBytes.count)
+        template += closingBytes
+        self.template = template
+        self.separators = separators
+        maximumLineLengthWithoutName = template.count + labels.count * IPAddressText.maximumLength
+            + DecimalText.maximumLength + 1
+    }
+
+    /// Appends `name{labels} count\n` for each series in `order` whose chosen count is non-zero.
+    func writeLines(
+        name: [UInt8], order: [UInt32], keys: UnsafeBufferPointer<FlowKey>,
+        counts: UnsafeBufferPointer<SeriesCounts>, failures: Bool, to writer: inout ExpositionWriter
+    ) {
+        let lineLimit = maximumLineLengthWithoutName + name.count
+        let limit = min(keys.count, counts.count)
+        name.withUnsafeBufferPointer { name in
+            template.withUnsafeBufferPointer { template in
+                separators.withUnsafeBufferPointer { separators in
+                    labels.withUnsafeBufferPointer { labels in
+                        order.withUnsafeBufferPointer { order in
+                            var position = 0
+                            while position < order.count {
+                                writer.withWritableBytes(maximumBytes: Self.stretch) { output in
+                                    var length = 0
+                                    while position < order.count, length + lineLimit <= Self.stretch {
+                                        let series = Int(order[position])
+                                        position += 1
+                                        guard series < limit else { continue }
+                                        let value = failures ? counts[series].failures : counts[series].retransmissions
+                                        guard value != 0 else { continue }
+                                        length += writeLine(
+                                            name: name, key: keys[series], count: value, labels: labels,
+                                            template: template, separators: separators, to: output + length)
+                                    }
+                                    return length
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private func writeLine(
+        name: UnsafeBufferPointer<UInt8>, key: FlowKey, count: UInt64, labels: UnsafeBufferPointer<FlowLabel>,
+        template: UnsafeBufferPointer<UInt8>, separators: UnsafeBufferPointer<(start: Int, length: Int)>,
+        to output: UnsafeMutablePointer<UInt8>
+    ) -> Int {
+        var length = Self.copy(name, to: output)
+        for position in 0..<labels.count {
+            let separator = separators[position]
+            length += Self.copy(UnsafeBufferPointer(rebasing: template[separator.start..<(separator.start + separator.length)]),
+                                to: output + length)
+            length += Self.writeValue(labels[position], of: key, to: output + length)
+        }
+        length += Self.copy(UnsafeBufferPointer(rebasing: template[closing.start..<(closing.start + closing.length)]),
+                            to: output + length)
+        length += DecimalText.write(count, to: output + length)
+        output[length] = UInt8(ascii: "\n")
+        return length + 1
+    }
+
+    @inline(__always)
+    private static func writeValue(_ label: FlowLabel, of key: FlowKey, to output: UnsafeMutablePointer<UInt8>) -> Int {
+        switch label {
+        case .ipVersion:
+            output[0] = key.source.isIPv4Mapped ? UInt8(ascii: "4") : UInt8(ascii: "6")
+            return 1
+        case .sourceIP:
+            return IPAddressText.write(key.source, to: output)
+        case .sourcePort:
+            return DecimalText.write(UInt64(key.sourcePort), to: output)
+        case .destinationIP:
+            return IPAddressText.write(key.destination, to: output)
+        case .destinationPort:
+            return DecimalText.write(UInt64(key.destinationPort), to: output)
+        case .state:
+            guard let name = TCPState.name(key.state) else {
+                if key.state < 0 {
+                    output[0] = UInt8(ascii: "-")
+                    return 1 + DecimalText.write(UInt64(key.state.magnitude), to: output + 1)
+                }
+                return DecimalText.write(UInt64(key.state), to: output)
+            }
+            output.update(from: name.utf8Start, count: name.utf8CodeUnitCount)
+            return name.utf8CodeUnitCount
+        }
+    }
+
+    @inline(__always)
+    private static func copy(_ bytes: UnsafeBufferPointer<UInt8>, to output: UnsafeMutablePointer<UInt8>) -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
+        output.update(from: base, count: bytes.count)
+        return bytes.count
+    }
+}

@@ -1,0 +1,58 @@
+/// Numbers only the kernel side knows, handed over at scrape time. Every field is optional:
+/// a family whose number is unknown (no stats map, stats not enabled) is left out of the
+/// exposition rather than shown as a misleading 0.
+struct KernelStatistics: Sendable, Equatable {
+    /// PERF_RECORD_LOST totals per CPU, in CPU order.
+    var samplesLostByCPU: [(cpu: Int, lost: UInt64)] = []
+    /// Sum over CPUs of the `stats` map's RETRANS_STAT_EMITTED.
+    var bpfEmitted: UInt64?
+    /// Sum over CPUs of RETRANS_STAT_EMIT_FAILED.
+    var bpfEmitFailed: UInt64?
+    /// Program info `run_cnt` (counted while the process holds a BPF_ENABLE_STATS fd).
+    var programRunCount: UInt64?
+    /// Program info `run_time_ns`.
+    var programRunTimeNanoseconds: UInt64?
+
+    init(
+        samplesLostByCPU: [(cpu: Int, lost: UInt64)] = [], bpfEmitted: UInt64? = nil,
+        bpfEmitFailed: UInt64? = nil, programRunCount: UInt64? = nil,
+        programRunTimeNanoseconds: UInt64? = nil
+    ) {
+        self.samplesLostByCPU = samplesLostByCPU
+        self.bpfEmitted = bpfEmitted
+        self.bpfEmitFailed = bpfEmitFailed
+        self.programRunCount = programRunCount
+        self.programRunTimeNanoseconds = programRunTimeNanoseconds
+    }
+
+    static func == (lhs: KernelStatistics, rhs: KernelStatistics) -> Bool {
+        lhs.samplesLostByCPU.elementsEqual(rhs.samplesLostByCPU) { $0.cpu == $1.cpu && $0.lost == $1.lost }
+            && lhs.bpfEmitted == rhs.bpfEmitted && lhs.bpfEmitFailed == rhs.bpfEmitFailed
+            && lhs.programRunCount == rhs.programRunCount
+            && lhs.programRunTimeNanoseconds == rhs.programRunTimeNanoseconds
+    }
+}
+
+/// How a scrape reaches the kernel side. The closures run on the scrape thread (never on the
+/// HTTP event loop), one scrape at a time, in this order: `prepareScrape`, then the flow
+/// snapshot, then `kernelStatistics` and `tcpSegments`.
+struct MetricsSource: Sendable {
+    /// Makes counts current before the snapshot: e.g. ask the ring thread to drain every ring
+    /// and wait (bounded) until it has. Default: nothing.
+    var prepareScrape: @Sendable () -> Void
+    /// Lost samples, BPF emit counters, program run statistics. Default: none known.
+    var kernelStatistics: @Sendable () -> KernelStatistics
+    /// `Tcp: OutSegs`/`RetransSegs`; nil leaves the two families out. Default: read
+    /// /proc/net/snmp, nil when that fails.
+    var tcpSegments: @Sendable () -> TCPSegmentCounters?
+
+    init(
+        prepareScrape: @escaping @Sendable () -> Void = {},
+        kernelStatistics: @escaping @Sendable () -> KernelStatistics = { KernelStatistics() },
+        tcpSegments: @escaping @Sendable () -> TCPSegmentCounters? = { try? TCPSegmentCounters.read() }
+    ) {
+        self.prepareScrape = prepareScrape
+        self.kernelStatistics = kernelStatistics
+        self.tcpSegments = tcpSegments
+    }
+}

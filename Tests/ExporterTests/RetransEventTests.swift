@@ -1,0 +1,91 @@
+import CBPFSyscall
+import Testing
+@testable import Exporter
+
+@Suite struct RetransEventTests {
+    /// The decoder's offsets are literals; clang's layout of the shared header is the witness.
+    @Test func decoderOffsetsMatchTheCHeader() {
+        typealias Layout = RetransEvent.Layout
+        #expect(MemoryLayout<retrans_event>.offset(of: \.timestamp_ns) == Layout.timestampNanoseconds)
+        #expect(MemoryLayout<retrans_event>.offset(of: \.state) == Layout.state)
+        #expect(MemoryLayout<retrans_event>.offset(of: \.err) == Layout.error)
+        #expect(MemoryLayout<retrans_event>.offset(of: \.family) == Layout.family)
+        #expect(MemoryLayout<retrans_event>.offset(of: \.sport) == Layout.sourcePort)
+        #expect(MemoryLayout<retrans_event>.offset(of: \.dport) == Layout.destinationPort)
+        #expect(MemoryLayout<retrans_event>.offset(of: \.reserved) == Layout.reserved)
+        #expect(MemoryLayout<retrans_event>.offset(of: \.saddr) == Layout.sourceAddress)
+        #expect(MemoryLayout<retrans_event>.offset(of: \.daddr) == Layout.destinationAddress)
+        #expect(MemoryLayout<retrans_event>.size == Layout.size)
+        #expect(Int(RETRANS_EVENT_SIZE) == Layout.size)
+    }
+
+    @Test func decodesEveryFieldOfAnIPv4Event() throws {
+        let bytes = EventBytes.make(
+            family: 2, source: [10, 203, 0, 1], destination: [10, 203, 0, 2], sourcePort: 45_678,
+            destinationPort: 7101, state: 2, error: -16, timestamp: 0x0102_0304_0506_0708)
+        let event = try bytes.withUnsafeBytes { try RetransEvent.decode($0) }
+        #expect(event.timestampNanoseconds == 0x0102_0304_0506_0708)
+        #expect(event.state == 2)
+        #expect(event.error == -16)
+        #expect(event.family == 2)
+        #expect(event.sourcePort == 45_678)
+        #expect(event.destinationPort == 7101)
+        #expect(event.sourceAddress.text == "10.203.0.1")
+        #expect(event.destinationAddress.text == "10.203.0.2")
+        #expect(event.sourceAddress.ipVersion == 4)
+    }
+
+    @Test func decodesIPv6AndTreatsV4MappedAsIPv4() throws {
+        let v6 = EventBytes.make(
+            family: 10, source: EventBytes.address("fd00:203::1"), destination: EventBytes.address("fd00:203::2"),
+            sourcePort: 1, destinationPort: 2)
+        let event = try v6.withUnsafeBytes { try RetransEvent.decode($0) }
+        #expect(event.sourceAddress.text == "fd00:203::1")
+        #expect(event.destinationAddress.ipVersion == 6)
+
+        let mapped = EventBytes.make(
+            family: 10, source: EventBytes.address("::ffff:192.0.2.7"), destination: [192, 0, 2, 8],
+            sourcePort: 1, destinationPort: 2)
+        let mappedEvent = try mapped.withUnsafeBytes { try RetransEvent.decode($0) }
+        #expect(mappedEvent.sourceAddress.ipVersion == 4)
+        #expect(mappedEvent.sourceAddress.text == "192.0.2.7")
+    }
+
+    @Test func acceptsPaddedSamples() throws {
+        let bytes = EventBytes.make(source: [1, 2, 3, 4], destination: [5, 6, 7, 8], sourcePort: 9,
+                                    destinationPort: 10, padding: 4)
+        #expect(bytes.count == 60)
+        let event = try bytes.withUnsafeBytes { try RetransEvent.decode($0) }
+        #expect(event.destinationAddress.text == "5.6.7.8")
+    }
+
+    @Test func rejectsShortRecordsAtEveryLength() {
+        let bytes = EventBytes.make(source: [1, 2, 3, 4], destination: [5, 6, 7, 8], sourcePort: 9, destinationPort: 10)
+        for length in 0..<RetransEvent.Layout.size {
+            #expect(throws: EventDecodeError.truncated(byteCount: length)) {
+                try bytes.withUnsafeBytes { try RetransEvent.decode(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+            }
+        }
+    }
+
+    @Test func rejectsUnknownFamily() {
+        let bytes = EventBytes.make(family: 7, source: [1, 2, 3, 4], destination: [5, 6, 7, 8], sourcePort: 9,
+                                    destinationPort: 10)
+        #expect(throws: EventDecodeError.unknownFamily(7)) {
+            try bytes.withUnsafeBytes { try RetransEvent.decode($0) }
+        }
+    }
+
+    @Test func decodeErrorsAreCountedNotFatal() {
+        var table = FlowTable(selection: .default, maximumSeries: 10)
+        let good = EventBytes.make(source: [1, 2, 3, 4], destination: [5, 6, 7, 8], sourcePort: 9, destinationPort: 10)
+        EventBytes.record(good, into: &table)
+        EventBytes.record(Array(good[0..<55]), into: &table)
+        EventBytes.record([], into: &table)
+        EventBytes.record(EventBytes.make(family: 0, source: [1, 2, 3, 4], destination: [5, 6, 7, 8],
+                                          sourcePort: 9, destinationPort: 10), into: &table)
+        #expect(table.eventsReceived == 4)
+        #expect(table.decodeErrors == 3)
+        #expect(table.counts == [SeriesCounts(retransmissions: 1, failures: 0)])
+    }
+}
