@@ -21,7 +21,7 @@ public struct ContextError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Runs `body`, putting `context` in front of any error it throws.
-func withContext<T: ~Copyable>(_ context: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
+public func withContext<T: ~Copyable>(_ context: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch {

@@ -130,4 +130,7 @@ public struct RuntimeStatistics: ~Copyable, Sendable {
     }
 
     public consuming func close() { fd.close() }
+
+    /// Moves the handle into a class, for holders that must be `Sendable` classes.
+    public consuming func shared() -> SharedFileDescriptor { SharedFileDescriptor(fd) }
 }

@@ -1,13 +1,19 @@
 import ArgumentParser
+import Logging
 
 /// `retrans-exporter`: counts TCP retransmissions with eBPF and serves them to Prometheus.
 struct RetransExporter: ParsableCommand {
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "retrans-exporter",
         abstract: "Count every TCP retransmission with eBPF and serve the counts to Prometheus.",
-        subcommands: [InspectCommand.self, CheckCommand.self],
-        defaultSubcommand: InspectCommand.self
+        version: version,
+        subcommands: [RunCommand.self, InspectCommand.self, CheckCommand.self],
+        defaultSubcommand: RunCommand.self
     )
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 RetransExporter.main()

@@ -2,5 +2,5 @@ import Testing
 import CRetransObject
 
 @Test func objectIsEmbedded() {
-    #expect(retrans_object_size > 64)
+    #expect(retrans_object_size() > 64)
 }

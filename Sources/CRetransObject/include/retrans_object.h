@@ -3,6 +3,6 @@
 #ifndef RETRANS_OBJECT_H
 #define RETRANS_OBJECT_H
 #include <stddef.h>
-extern const unsigned char retrans_object_bytes[];
-extern const size_t retrans_object_size;
+const unsigned char *retrans_object_data(void);
+size_t retrans_object_size(void);
 #endif

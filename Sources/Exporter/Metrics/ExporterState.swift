@@ -42,11 +42,14 @@ final class ExporterState: Sendable {
     /// Scrapes are serialised by the server; the lock makes that a property of this type too.
     private let renderer: Mutex<MetricsRenderer>
 
+    /// `flows`: pass the counter the ring reader already feeds (made from the same
+    /// configuration); by default a new one.
     init(configuration: MetricsConfiguration = MetricsConfiguration(), buildInfo: BuildInfo,
-         source: MetricsSource = MetricsSource()) {
+         flows: FlowCounter? = nil, source: MetricsSource = MetricsSource()) {
         self.configuration = configuration
         self.source = source
-        flows = FlowCounter(selection: configuration.labels, maximumSeries: configuration.maximumSeries)
+        self.flows = flows
+            ?? FlowCounter(selection: configuration.labels, maximumSeries: configuration.maximumSeries)
         renderer = Mutex(MetricsRenderer(
             selection: configuration.labels, maximumSeries: configuration.maximumSeries, buildInfo: buildInfo))
     }

@@ -1,0 +1,23 @@
+import ArgumentParser
+import BPFSyscall
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Prints `error: ...` to stderr and returns exit code 1. A verifier rejection shows
+/// its last lines, or with `--verbose` the whole log.
+func commandFailure(_ error: any Error, verbose: Bool = false) -> ExitCode {
+    var message = "error: \(error)\n"
+    if verbose, let rejection = error.rootCause as? VerifierError {
+        message += "full verifier log:\n\(rejection.log)\n"
+    }
+    writeStandardError(message)
+    return ExitCode(1)
+}
+
+func writeStandardError(_ text: String) {
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
