@@ -9,7 +9,7 @@ struct RetransExporter: ParsableCommand {
         commandName: "retrans-exporter",
         abstract: "Count every TCP retransmission with eBPF and serve the counts to Prometheus.",
         version: version,
-        subcommands: [RunCommand.self, InspectCommand.self, CheckCommand.self],
+        subcommands: [RunCommand.self, TailCommand.self, InspectCommand.self, CheckCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }
