@@ -33,8 +33,9 @@ test: bpf
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 
+# Serves :2112 until Ctrl-C. Extra flags: make run ARGS="--web.listen-address :9435"
 run: build
-	$(BIN) $(if $(ARGS),$(ARGS),inspect bpf/retrans.o)
+	$(BIN) run $(ARGS)
 
 # Rebuild the committed test objects from their C sources, plus a copy of
 # bpf/retrans.o (the reader's tests must not depend on a fresh `make bpf`).
