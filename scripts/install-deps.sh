@@ -9,7 +9,8 @@ packages=(
   iproute2 nftables              # test hosts in network namespaces, packet loss
   prometheus                     # real Prometheus and promtool in end-to-end tests
   bpftool bpftrace               # independent witnesses in tests
-  curl procps
+  curl procps util-linux        # curl, ps, setpriv/taskset in tests
+  python3 python3-yaml           # traffic generators, YAML checks in tests
 )
 
 missing=()
