@@ -9,7 +9,6 @@ let package = Package(
         .library(name: "BPFSyscall", targets: ["BPFSyscall"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
@@ -29,7 +28,6 @@ let package = Package(
             name: "Exporter",
             dependencies: [
                 "ELFReader", "BPFSyscall", "CRetransObject",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,20 +1,22 @@
-import ArgumentParser
-
 /// `retrans-exporter check`: tells a new user what is missing before `run`
 /// fails with a stack of errors. Exits non-zero exactly when `run` would fail.
-struct CheckCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "check",
-        abstract: "Check that this machine and this user can run the exporter, and say how to fix what is missing.")
+struct CheckCommand: ExporterCommand {
+    static let spec = CommandSpec(
+        name: "check",
+        abstract: "Check that this machine and this user can run the exporter, and say how to fix what is missing.",
+        options: [.value("sys-root", "DIR", default: "/", help: "Look for /sys and /proc under DIR (tests).", hidden: true)])
 
-    @Option(name: .customLong("sys-root"), help: .hidden)
-    var sysRoot: String = "/"
+    var sysRoot: String
+
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        sysRoot = arguments.value("sys-root") ?? "/"
+    }
 
     func run() throws {
         let results = Preflight(sysRoot: sysRoot).run()
         print(Self.render(results))
         if results.contains(where: { $0.status == .fail }) {
-            throw ExitCode(1)
+            throw ExitStatus.failure
         }
     }
 

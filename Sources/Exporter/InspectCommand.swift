@@ -1,4 +1,3 @@
-import ArgumentParser
 import BPFSyscall
 import ELFReader
 #if canImport(Glibc)
@@ -8,19 +7,25 @@ import Musl
 #endif
 
 /// `retrans-exporter inspect FILE.o`: the teaching view of a BPF object.
-struct InspectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "inspect",
-        abstract: "Show what a BPF object file holds: programs, maps, relocations, BTF.")
+struct InspectCommand: ExporterCommand {
+    static let spec = CommandSpec(
+        name: "inspect",
+        abstract: "Show what a BPF object file holds: programs, maps, relocations, BTF.",
+        options: [
+            .flag("json", help: "Print JSON (schema: docs/INSPECT-JSON.md) instead of text."),
+            .flag("disassemble", help: "Also list each program's instructions, with relocation targets and source lines."),
+        ],
+        positionals: [("file.o", "The BPF object file (ELF, EM_BPF).")])
 
-    @Argument(help: "The BPF object file (ELF, EM_BPF).")
     var file: String
+    var json: Bool
+    var disassemble: Bool
 
-    @Flag(help: "Print JSON (schema: docs/INSPECT-JSON.md) instead of text.")
-    var json = false
-
-    @Flag(help: "Also list each program's instructions, with relocation targets and source lines.")
-    var disassemble = false
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        file = arguments.positionals.first ?? ""
+        json = arguments.flag("json")
+        disassemble = arguments.flag("disassemble")
+    }
 
     func run() throws {
         let object: ObjectSpec
@@ -38,9 +43,9 @@ struct InspectCommand: ParsableCommand {
     }
 
     /// Errors go to stderr, and the exit code is 1.
-    private func failure(_ message: String) -> ExitCode {
+    private func failure(_ message: String) -> ExitStatus {
         let line = Array("error: \(message)\n".utf8)
         _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-        return ExitCode(1)
+        return ExitStatus.failure
     }
 }

@@ -1,19 +1,16 @@
-import ArgumentParser
-import Logging
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// `retrans-exporter`: counts TCP retransmissions with eBPF and serves them to Prometheus.
-struct RetransExporter: ParsableCommand {
+enum RetransExporter {
     static let version = "0.1.0"
-
-    static let configuration = CommandConfiguration(
-        commandName: "retrans-exporter",
-        abstract: "Count every TCP retransmission with eBPF and serve the counts to Prometheus.",
-        version: version,
-        subcommands: [RunCommand.self, TailCommand.self, InspectCommand.self, CheckCommand.self],
-        defaultSubcommand: RunCommand.self
-    )
+    static let commands: [any ExporterCommand.Type] = [
+        RunCommand.self, TailCommand.self, InspectCommand.self, CheckCommand.self, BenchCommand.self,
+    ]
 }
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
-
-RetransExporter.main()
+exit(CommandDispatcher.main(Array(CommandLine.arguments.dropFirst()),
+                            commands: RetransExporter.commands, version: RetransExporter.version))

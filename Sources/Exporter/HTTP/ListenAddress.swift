@@ -1,5 +1,3 @@
-import ArgumentParser
-
 /// `--web.listen-address`: `host:port`, `[ipv6]:port`, or `:port` for every address.
 struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     /// nil: all addresses (IPv6 and IPv4 through one dual-stack socket, or IPv4 alone).
@@ -66,11 +64,3 @@ enum ListenAddressError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-extension ListenAddress: ExpressibleByArgument {
-    init?(argument: String) {
-        guard let address = try? ListenAddress(parsing: argument) else { return nil }
-        self = address
-    }
-
-    var defaultValueDescription: String { text }
-}

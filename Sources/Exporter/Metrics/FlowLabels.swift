@@ -1,5 +1,3 @@
-import ArgumentParser
-
 /// A label `tcp_retransmissions_total` can carry, in the order the exposition writes them.
 enum FlowLabel: String, CaseIterable, Sendable {
     case ipVersion = "ip_version"
@@ -58,15 +56,6 @@ enum FlowLabelSelectionError: Error, Sendable, Equatable, CustomStringConvertibl
             "--metrics.labels: label '\(name)' is listed twice"
         }
     }
-}
-
-extension FlowLabelSelection: ExpressibleByArgument {
-    init?(argument: String) {
-        guard let selection = try? FlowLabelSelection(parsing: argument) else { return nil }
-        self = selection
-    }
-
-    var defaultValueDescription: String { description }
 }
 
 extension Substring {

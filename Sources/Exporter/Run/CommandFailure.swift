@@ -1,4 +1,3 @@
-import ArgumentParser
 import BPFSyscall
 #if canImport(Glibc)
 import Glibc
@@ -6,15 +5,15 @@ import Glibc
 import Musl
 #endif
 
-/// Prints `error: ...` to stderr and returns exit code 1. A verifier rejection shows
+/// Prints `error: ...` to stderr and returns exit status 1. A verifier rejection shows
 /// its last lines, or with `--verbose` the whole log.
-func commandFailure(_ error: any Error, verbose: Bool = false) -> ExitCode {
+func commandFailure(_ error: any Error, verbose: Bool = false) -> ExitStatus {
     var message = "error: \(error)\n"
     if verbose, let rejection = error.rootCause as? VerifierError {
         message += "full verifier log:\n\(rejection.log)\n"
     }
     writeStandardError(message)
-    return ExitCode(1)
+    return ExitStatus.failure
 }
 
 func writeStandardError(_ text: String) {

@@ -1,35 +1,44 @@
-import ArgumentParser
 import BPFSyscall
 
 /// Flags shared by `run` and `tail`: which object, how the rings are read.
-struct KernelFlags: ParsableArguments {
-    @Option(name: .customLong("bpf.object"),
-            help: "Load this BPF object instead of the retrans.o embedded in the binary.")
-    var objectPath: String?
-
-    @Option(name: .customLong("ring.pages"),
-            help: "Data pages per CPU ring, a power of two (256 = 1 MiB with 4 KiB pages).")
-    var ringPages = 1 << PerfRingOptions.defaultDataPageExponent
-
-    @Option(name: .customLong("ring.wakeup"),
-            help: "batched: the kernel wakes the reader once a quarter ring is written (cheap); every-event: once per event (lowest latency, ~3x the in-kernel cost).")
-    var ringWakeup: RingWakeupChoice = .batched
-
-    @Option(name: .customLong("ring.drain-interval"),
-            help: "Read every ring at least this often, e.g. 500ms or 1s (records below the wakeup watermark wait at most this long).")
-    var drainInterval = DurationFlag(milliseconds: 500)
-
-    @Flag(name: .customLong("verbose"), help: "Show the full verifier log when a program is rejected.")
-    var verbose = false
-
-    func validate() throws {
-        guard ringPages > 0, ringPages & (ringPages - 1) == 0,
-              ringPages <= 1 << PerfRingOptions.maximumDataPageExponent else {
-            throw ValidationError("--ring.pages \(ringPages): choose a power of two from 1 to \(1 << PerfRingOptions.maximumDataPageExponent)")
-        }
+struct KernelFlags: Sendable {
+    static func options(drainIntervalDefault: String) -> [OptionSpec] {
+        [
+            .value("bpf.object", "PATH",
+                   help: "Load this BPF object instead of the retrans.o embedded in the binary."),
+            .value("ring.pages", "N", default: String(1 << PerfRingOptions.defaultDataPageExponent),
+                   help: "Data pages per CPU ring, a power of two (256 = 1 MiB with 4 KiB pages)."),
+            .value("ring.wakeup", "MODE", default: RingWakeupChoice.batched.rawValue,
+                   help: "batched: the kernel wakes the reader once a quarter ring is written (cheap); every-event: once per event (lowest latency, about 3x the in-kernel cost)."),
+            .value("ring.drain-interval", "DURATION", default: drainIntervalDefault,
+                   help: "Read every ring at least this often, e.g. 500ms or 1s (records below the wakeup watermark wait at most this long)."),
+            .flag("verbose", help: "Show the full verifier log when a program is rejected."),
+        ]
     }
 
-    /// Loads, opens the rings, attaches; a failure becomes `error: ...` and exit code 1.
+    var objectPath: String?
+    var ringPages: Int
+    var ringWakeup: RingWakeupChoice
+    var drainInterval: Duration
+    var verbose: Bool
+
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        objectPath = arguments.value("bpf.object")
+        let maximumPages = 1 << PerfRingOptions.maximumDataPageExponent
+        let pages = try arguments.value(
+            "ring.pages", accepts: "a power of two from 1 to \(maximumPages)"
+        ) { text in
+            Int(text).flatMap { $0 > 0 && $0 <= maximumPages && $0 & ($0 - 1) == 0 ? $0 : nil }
+        }
+        ringPages = pages ?? 1 << PerfRingOptions.defaultDataPageExponent
+        ringWakeup = try arguments.choice("ring.wakeup", RingWakeupChoice.self) ?? .batched
+        drainInterval = try arguments.value(
+            "ring.drain-interval", accepts: "a duration from 1ms to 1h such as 250ms, 2s or 1m",
+            parseDuration) ?? .milliseconds(500)
+        verbose = arguments.flag("verbose")
+    }
+
+    /// Loads, opens the rings, attaches; a failure becomes `error: ...` and exit status 1.
     func openSession<Sink: PerfEventSink>(sink: sending Sink) throws -> KernelSession<Sink> {
         do {
             return try KernelSession(options: kernelOptions, sink: sink)
@@ -42,34 +51,23 @@ struct KernelFlags: ParsableArguments {
         var options = KernelOptions(objectPath: objectPath)
         options.rings = PerfRingOptions(dataPageExponent: ringPages.trailingZeroBitCount,
                                         wakeup: ringWakeup == .batched ? .batched : .everyEvent)
-        options.drainInterval = drainInterval.duration
+        options.drainInterval = drainInterval
         return options
     }
 }
 
-enum RingWakeupChoice: String, ExpressibleByArgument, CaseIterable {
+enum RingWakeupChoice: String, CaseIterable, Sendable {
     case batched
     case everyEvent = "every-event"
 }
 
 /// A duration written as Prometheus writes them: `250ms`, `2s`, `1m`.
-struct DurationFlag: ExpressibleByArgument, Sendable, CustomStringConvertible {
-    var milliseconds: Int
-
-    init(milliseconds: Int) { self.milliseconds = milliseconds }
-
-    init?(argument: String) {
-        let units: [(suffix: String, scale: Int)] = [("ms", 1), ("s", 1000), ("m", 60_000)]
-        for unit in units where argument.hasSuffix(unit.suffix) {
-            guard let value = Int(argument.dropLast(unit.suffix.count)), value > 0,
-                  value <= 3_600_000 / unit.scale else { return nil }
-            self.milliseconds = value * unit.scale
-            return
-        }
-        return nil
+func parseDuration(_ text: String) -> Duration? {
+    let units: [(suffix: String, milliseconds: Int)] = [("ms", 1), ("s", 1000), ("m", 60_000)]
+    for unit in units where text.hasSuffix(unit.suffix) {
+        guard let value = Int(text.dropLast(unit.suffix.count)), value > 0,
+              value <= 3_600_000 / unit.milliseconds else { return nil }
+        return .milliseconds(value * unit.milliseconds)
     }
-
-    var duration: Duration { .milliseconds(milliseconds) }
-    var description: String { milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms" }
-    var defaultValueDescription: String { description }
+    return nil
 }

@@ -1,32 +1,46 @@
-import ArgumentParser
 import BPFSyscall
 import Logging
 
 /// `retrans-exporter run`: load, attach, stream the rings, count, serve.
-struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run",
-        abstract: "Count TCP retransmissions and serve them on /metrics (the default command).")
+struct RunCommand: ExporterCommand {
+    static let spec = CommandSpec(
+        name: "run",
+        abstract: "Count TCP retransmissions and serve them on /metrics (the default command).",
+        options: KernelFlags.options(drainIntervalDefault: "500ms") + [
+            .value("web.listen-address", "ADDRESS", default: ":2112",
+                   help: "Address to serve on: host:port, [v6]:port, or :port for every address."),
+            .value("web.telemetry-path", "PATH", default: "/metrics", help: "Path under which to serve metrics."),
+            .value("metrics.labels", "LABELS", default: FlowLabelSelection.default.description,
+                   help: "Labels of the flow counters, chosen from ip_version, src_ip, src_port, dst_ip, dst_port, state."),
+            .value("metrics.max-series", "N", default: "10000",
+                   help: "Flow series kept before new flows go to one overflow series (bounds memory)."),
+            .value("log.level", "LEVEL", default: "info",
+                   help: "trace, debug, info, notice, warning, error or critical."),
+        ])
 
-    @OptionGroup var kernel: KernelFlags
+    var kernel: KernelFlags
+    var listenAddress: String
+    var telemetryPath: String
+    var serverConfiguration: HTTPServerConfiguration
+    var metricsConfiguration: MetricsConfiguration
+    var logLevel: Logger.Level
 
-    @Option(name: .customLong("web.listen-address"),
-            help: "Address to serve on: host:port, [v6]:port, or :port for every address.")
-    var listenAddress = ":2112"
-
-    @Option(name: .customLong("web.telemetry-path"), help: "Path under which to serve metrics.")
-    var telemetryPath = "/metrics"
-
-    @Option(name: .customLong("metrics.labels"),
-            help: "Labels of tcp_retransmissions_total, from ip_version, src_ip, src_port, dst_ip, dst_port, state.")
-    var labels = FlowLabelSelection.default.description
-
-    @Option(name: .customLong("metrics.max-series"),
-            help: "Flow series kept before new flows go to one overflow series (bounds memory).")
-    var maxSeries = 10_000
-
-    @Option(name: .customLong("log.level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: Logger.Level = .info
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        kernel = try KernelFlags(arguments)
+        listenAddress = arguments.value("web.listen-address") ?? ":2112"
+        telemetryPath = arguments.value("web.telemetry-path") ?? "/metrics"
+        let address = try arguments.value("web.listen-address", accepts: "host:port") { try ListenAddress(parsing: $0) }
+        serverConfiguration = HTTPServerConfiguration(listenAddress: address ?? .default, telemetryPath: telemetryPath)
+        let labels = try arguments.value("metrics.labels", accepts: "label names") { try FlowLabelSelection(parsing: $0) }
+        let maximumSeries = try arguments.integer("metrics.max-series", in: 0...MetricsConfiguration.seriesLimit)
+        metricsConfiguration = MetricsConfiguration(labels: labels ?? .default, maximumSeries: maximumSeries ?? 10_000)
+        logLevel = try arguments.choice("log.level", Logger.Level.self) ?? .info
+        do {
+            try serverConfiguration.validate()
+        } catch {
+            throw UsageError(command: "run", message: "\(error)")
+        }
+    }
 
     func run() throws {
         TerminationSignals.block()
@@ -37,25 +51,12 @@ struct RunCommand: ParsableCommand {
         }
         let logger = Logger(label: "retrans-exporter")
 
-        let serverConfiguration: HTTPServerConfiguration
-        let metricsConfiguration: MetricsConfiguration
-        do {
-            serverConfiguration = HTTPServerConfiguration(
-                listenAddress: try ListenAddress(parsing: listenAddress), telemetryPath: telemetryPath)
-            try serverConfiguration.validate()
-            metricsConfiguration = MetricsConfiguration(
-                labels: try FlowLabelSelection(parsing: labels), maximumSeries: maxSeries)
-            try metricsConfiguration.validate()
-        } catch {
-            throw ValidationError("\(error)")
-        }
-
         let flows = FlowCounter(selection: metricsConfiguration.labels,
                                 maximumSeries: metricsConfiguration.maximumSeries)
         let session = try kernel.openSession(sink: FlowSink(flows: flows))
         let statistics = KernelStatisticsReader(object: session.object, poller: session.poller, logger: logger)
         let poller = session.poller
-        let drainInterval = kernel.drainInterval.duration
+        let drainInterval = kernel.drainInterval
         let ringThread: DedicatedThread
         do {
             ringThread = try DedicatedThread(name: "rings") {

@@ -1,4 +1,3 @@
-import ArgumentParser
 import BPFSyscall
 import Synchronization
 #if canImport(Glibc)
@@ -8,32 +7,32 @@ import Musl
 #endif
 
 /// `retrans-exporter tail`: every retransmission as it happens, one line each.
-struct TailCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "tail",
-        abstract: "Print each TCP retransmission as it happens (like tcpretrans).")
+struct TailCommand: ExporterCommand {
+    static let spec = CommandSpec(
+        name: "tail",
+        abstract: "Print each TCP retransmission as it happens (like tcpretrans).",
+        // A person is watching: read the rings often by default.
+        options: KernelFlags.options(drainIntervalDefault: "100ms") + [
+            .flag("json", help: "One JSON object per line instead of text."),
+            .value("count", "N", default: "0", help: "Exit after this many events (0: run until SIGINT or SIGTERM)."),
+        ])
 
-    @OptionGroup var kernel: KernelFlags
+    var kernel: KernelFlags
+    var json: Bool
+    var count: Int
 
-    @Flag(help: "One JSON object per line instead of text.")
-    var json = false
-
-    @Option(help: "Exit after this many events (0: run until SIGINT/SIGTERM).")
-    var count = 0
-
-    func validate() throws {
-        guard count >= 0 else { throw ValidationError("--count \(count): must be 0 or more") }
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        kernel = try KernelFlags(arguments)
+        json = arguments.flag("json")
+        count = try arguments.integer("count", in: 0...Int(Int32.max)) ?? 0
     }
 
     func run() throws {
         TerminationSignals.block()
-        var kernelOptions = kernel
-        // A person is watching: read the rings often by default.
-        if kernelOptions.drainInterval.milliseconds == 500 { kernelOptions.drainInterval = DurationFlag(milliseconds: 100) }
         let output = TailOutput(formatter: TailFormatter(clock: WallClock(), json: json), limit: count)
-        let session = try kernelOptions.openSession(sink: TailSink(output: output))
+        let session = try kernel.openSession(sink: TailSink(output: output))
         let poller = session.poller
-        let drainInterval = kernelOptions.drainInterval.duration
+        let drainInterval = kernel.drainInterval
         if !json { output.write(TailFormatter.header) }
         let ringThread = try DedicatedThread(name: "rings") {
             do { try poller.run(drainInterval: drainInterval) } catch {
