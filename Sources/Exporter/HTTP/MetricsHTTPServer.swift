@@ -63,7 +63,7 @@ final class MetricsHTTPServer: Sendable {
                     try pipeline.addHandler(HTTPErrorResponder())
                     try pipeline.addHandler(MetricsRequestHandler(
                         telemetryPath: configuration.telemetryPath, landingPage: landingPage,
-                        coordinator: coordinator, responseTimeout: configuration.responseTimeout))
+                        coordinator: coordinator, writeTimeout: configuration.writeTimeout))
                 }
             }
 
