@@ -34,6 +34,14 @@ import Testing
 
         let closing = try HTTPProbe.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", port: 21120)
         #expect(closing.status_line == "HTTP/1.1 200 OK" && closing.closed == true)
+        #expect(closing.body == response.body)
+
+        // HTTP/1.0 has no chunked encoding: the body ends when the server closes.
+        let old = try HTTPProbe.send("GET /metrics HTTP/1.0\r\n\r\n", port: 21120)
+        #expect(old.status_line == "HTTP/1.0 200 OK")
+        #expect(old.headers["transfer-encoding"] == nil)
+        #expect(old.closed == true)
+        #expect(old.body == response.body)
     }
 
     @Test func headReturnsHeadersOnly() throws {
