@@ -204,6 +204,19 @@ import Testing
         #expect(result.a_bytes < size)
     }
 
+    /// Shutdown does not wait for a client that stopped reading mid-scrape.
+    @Test func shutdownIsPromptDuringAStalledScrape() throws {
+        let state = MetricsBenchmark.populatedState(series: 60_000)
+        let server = try startServer(port: 21137, state: state)
+        let client = Thread { _ = try? HTTPProbe.run(["stall", "21137", "4"]) }
+        client.start()
+        Thread.sleep(forTimeInterval: 1.0)
+        let start = Date()
+        server.shutdown()
+        let seconds = Date().timeIntervalSince(start)
+        #expect(seconds < 1.0, "shutdown took \(seconds) s")
+    }
+
     @Test func connectionsBeyondTheLimitGet503() throws {
         let server = try startServer(port: 21130) { $0.maximumConnections = 5 }
         defer { server.shutdown() }

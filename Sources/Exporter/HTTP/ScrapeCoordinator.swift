@@ -32,10 +32,17 @@ final class ScrapeCoordinator: Sendable {
     private let state: ExporterState
     private let threadPool: NIOThreadPool
     private let queue = Mutex(Queue())
+    /// Set at shutdown: no more writes are handed to event loops that are going away.
+    private let stopping = Atomic<Bool>(false)
 
     init(state: ExporterState, threadPool: NIOThreadPool) {
         self.state = state
         self.threadPool = threadPool
+    }
+
+    /// Stops handing chunks to clients (the server is shutting down).
+    func stop() {
+        stopping.store(true, ordering: .relaxed)
     }
 
     /// Streams the next exposition to `waiter` (see the type's description).
@@ -74,6 +81,7 @@ final class ScrapeCoordinator: Sendable {
     private func stream(to batch: [Waiter]) {
         var live = batch
         state.scrape(chunkBytes: Self.chunkBytes) { chunk in
+            if stopping.load(ordering: .relaxed) { live.removeAll() }
             guard !live.isEmpty else { return }
             let writes = live.map { waiter in
                 waiter.eventLoop.flatSubmit { waiter.handler.value.sendChunk(chunk, on: waiter.eventLoop) }

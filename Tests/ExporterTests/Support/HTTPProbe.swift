@@ -182,6 +182,14 @@ elif mode == "slowreader":
         pass
     print(json.dumps({"b_status": result["status_line"], "b_seconds": b_seconds, "b_body_bytes": len(result["body"]),
                       "a_closed": a_closed, "a_bytes": a_bytes}))
+elif mode == "stall":
+    # ask for metrics, never read, stay connected for SECONDS
+    a = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    a.connect(("127.0.0.1", port))
+    a.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(float(sys.argv[3]))
+    print(json.dumps({}))
 elif mode == "hold":
     # open N connections, keep them, then try one more request and report its response
     count = int(sys.argv[3])
