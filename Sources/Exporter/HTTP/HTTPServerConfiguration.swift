@@ -13,8 +13,9 @@ struct HTTPServerConfiguration: Sendable {
     var headerTimeout: TimeAmount = .seconds(10)
     /// A kept-alive connection with no request in progress is closed after this.
     var idleTimeout: TimeAmount = .seconds(120)
-    /// From the start of writing a response until the client has taken all of it.
-    var responseTimeout: TimeAmount = .seconds(60)
+    /// How long a client may take to accept a response, or one chunk (256 KiB) of a metrics
+    /// response, before it is disconnected.
+    var writeTimeout: TimeAmount = .seconds(10)
     /// Connections beyond this are answered 503 and closed at once.
     var maximumConnections = 1000
 

@@ -11,6 +11,7 @@ final class MetricsHTTPServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let threadPool: NIOThreadPool
     private let channel: any Channel
+    private let coordinator: ScrapeCoordinator
     let configuration: HTTPServerConfiguration
     let limiter: ConnectionLimiter
 
@@ -63,7 +64,7 @@ final class MetricsHTTPServer: Sendable {
                     try pipeline.addHandler(HTTPErrorResponder())
                     try pipeline.addHandler(MetricsRequestHandler(
                         telemetryPath: configuration.telemetryPath, landingPage: landingPage,
-                        coordinator: coordinator, responseTimeout: configuration.responseTimeout))
+                        coordinator: coordinator, writeTimeout: configuration.writeTimeout))
                 }
             }
 
@@ -77,6 +78,7 @@ final class MetricsHTTPServer: Sendable {
         self.group = group
         self.threadPool = threadPool
         self.limiter = limiter
+        self.coordinator = coordinator
     }
 
     /// `:port` binds the IPv6 wildcard, which takes IPv4 too (dual stack); where IPv6 is off,
@@ -92,9 +94,10 @@ final class MetricsHTTPServer: Sendable {
         }
     }
 
-    /// Stops accepting, closes every connection, stops the threads. Call once, not from the
-    /// event loop.
+    /// Stops accepting, closes every connection (a scrape being streamed is cut short), stops
+    /// the threads. Call once, not from the event loop. Returns within a render's time.
     func shutdown() {
+        coordinator.stop()
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
         try? threadPool.syncShutdownGracefully()

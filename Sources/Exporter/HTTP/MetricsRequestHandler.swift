@@ -4,7 +4,8 @@ import NIOHTTP1
 /// Routes one connection's requests: the telemetry path, the landing page, 404, 405, 413.
 ///
 /// Requests arrive one at a time (NIO's pipelining handler holds the next one back until the
-/// response to this one has ended).
+/// response to this one has ended). Every write has a deadline: a client that does not take a
+/// response (or a chunk of one) within `writeTimeout` is disconnected.
 final class MetricsRequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -12,21 +13,31 @@ final class MetricsRequestHandler: ChannelInboundHandler {
     private let telemetryPath: String
     private let landingPage: ByteBuffer?
     private let coordinator: ScrapeCoordinator
-    private let responseTimeout: TimeAmount
-    private var active = true
+    private let writeTimeout: TimeAmount
+    private var context: ChannelHandlerContext?
     /// Set after a response that ends the connection: whatever else arrives is ignored.
     private var closing = false
+    /// The metrics response being streamed.
+    private var stream: (head: HTTPRequestHead, keepAlive: Bool, headSent: Bool)?
 
-    init(telemetryPath: String, landingPage: String?, coordinator: ScrapeCoordinator, responseTimeout: TimeAmount) {
+    init(telemetryPath: String, landingPage: String?, coordinator: ScrapeCoordinator, writeTimeout: TimeAmount) {
         self.telemetryPath = telemetryPath
         self.landingPage = landingPage.map { ByteBuffer(string: $0) }
         self.coordinator = coordinator
-        self.responseTimeout = responseTimeout
+        self.writeTimeout = writeTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        active = false
+        self.context = nil
         context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -61,18 +72,68 @@ final class MetricsRequestHandler: ChannelInboundHandler {
                     keepAlive: keepAlive, context: context)
             return
         }
-        coordinator.body(on: context.eventLoop).assumeIsolated().whenComplete { result in
-            guard self.active else { return }
-            switch result {
-            case .success(let body):
-                self.respond(.ok, body: body, contentType: ExpositionWriter.contentType, head: head,
-                             keepAlive: keepAlive, context: context)
-            case .failure:
-                self.respond(.serviceUnavailable, text: "exporter is shutting down\n", head: head,
-                             keepAlive: false, context: context)
-            }
+        if head.method == .HEAD {
+            // The length is unknown without rendering, and HEAD carries no body: headers only.
+            let response = HTTPResponseHead(version: head.version, status: .ok, headers: metricsHeaders(keepAlive))
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            end(keepAlive: keepAlive, context: context)
+            return
+        }
+        stream = (head, keepAlive, false)
+        coordinator.enqueue(ScrapeCoordinator.Waiter(
+            eventLoop: context.eventLoop, handler: NIOLoopBound(self, eventLoop: context.eventLoop)))
+    }
+
+    // MARK: streamed metrics (called on the event loop by the coordinator)
+
+    /// Writes one chunk (after the head, the first time); the future completes when the client
+    /// has taken it, or fails when the connection is gone or too slow.
+    func sendChunk(_ chunk: ByteBuffer, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let context, var stream else {
+            return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+        }
+        if !stream.headSent {
+            let response = HTTPResponseHead(
+                version: stream.head.version, status: .ok, headers: metricsHeaders(stream.keepAlive))
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            stream.headSent = true
+            self.stream = stream
+        }
+        return withDeadline(context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk)))), context: context)
+    }
+
+    /// Ends a streamed response.
+    func finishStream() {
+        guard let context, let stream else { return }
+        self.stream = nil
+        if !stream.headSent {
+            let response = HTTPResponseHead(
+                version: stream.head.version, status: .ok, headers: metricsHeaders(stream.keepAlive))
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+        }
+        end(keepAlive: stream.keepAlive, context: context)
+    }
+
+    /// The scrape could not run (shutting down).
+    func scrapeFailed() {
+        guard let context, let stream else { return }
+        self.stream = nil
+        if stream.headSent {
+            context.close(promise: nil)
+        } else {
+            respond(.serviceUnavailable, text: "exporter is shutting down\n", head: stream.head, keepAlive: false,
+                    context: context)
         }
     }
+
+    private func metricsHeaders(_ keepAlive: Bool) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: ExpositionWriter.contentType)
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        return headers
+    }
+
+    // MARK: whole responses
 
     /// Content-Length > 0 or a transfer coding: this server takes no request bodies.
     private static func hasBody(_ head: HTTPRequestHead) -> Bool {
@@ -96,27 +157,36 @@ final class MetricsRequestHandler: ChannelInboundHandler {
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }
-        if !keepAlive {
-            headers.add(name: "Connection", value: "close")
-            closing = true
-        }
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
                       promise: nil)
         if head.method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
-        // A client that does not take the response in time is cut off.
-        let deadline = context.eventLoop.assumeIsolated().scheduleTask(in: responseTimeout) {
+        end(keepAlive: keepAlive, context: context)
+    }
+
+    /// Writes the end of a response; then the connection is idle again or closes.
+    private func end(keepAlive: Bool, context: ChannelHandlerContext) {
+        if !keepAlive { closing = true }
+        withDeadline(context.writeAndFlush(wrapOutboundOut(.end(nil))), context: context)
+            .assumeIsolated().whenComplete { result in
+                guard self.context != nil else { return }
+                if keepAlive, case .success = result {
+                    context.triggerUserOutboundEvent(HTTPConnectionEvent.responseComplete, promise: nil)
+                } else {
+                    context.close(promise: nil)
+                }
+            }
+    }
+
+    /// Closes the connection unless `write` completes within the write timeout.
+    @discardableResult
+    private func withDeadline(_ write: EventLoopFuture<Void>, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        let deadline = context.eventLoop.assumeIsolated().scheduleTask(in: writeTimeout) {
             context.close(promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { result in
-            deadline.cancel()
-            guard self.active else { return }
-            if keepAlive, case .success = result {
-                context.triggerUserOutboundEvent(HTTPConnectionEvent.responseComplete, promise: nil)
-            } else {
-                context.close(promise: nil)
-            }
-        }
+        write.whenComplete { _ in deadline.cancel() }
+        return write
     }
 }

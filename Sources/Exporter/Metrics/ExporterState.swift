@@ -54,15 +54,26 @@ final class ExporterState: Sendable {
             selection: configuration.labels, maximumSeries: configuration.maximumSeries, buildInfo: buildInfo))
     }
 
-    /// One exposition: drain (through `source.prepareScrape`), snapshot, render. Must not be
-    /// called from `source`'s closures (scrapes are serialised by a lock).
+    /// One exposition in one buffer: drain (through `source.prepareScrape`), snapshot, render.
+    /// Must not be called from `source`'s closures (scrapes are serialised by a lock).
     func scrape() -> ByteBuffer {
         renderer.withLock { renderer in
-            source.prepareScrape()
-            let flows = flows.snapshot(into: &renderer.counts)
-            let inputs = ScrapeInputs(
-                flows: flows, kernel: source.kernelStatistics(), tcpSegments: source.tcpSegments())
-            return renderer.render(inputs)
+            renderer.render(inputs(&renderer))
         }
+    }
+
+    /// The same exposition in chunks of about `chunkBytes`, each passed to `sink` as soon as
+    /// it is written; `sink` may block (e.g. until a client has taken the chunk). What the
+    /// chunks show was fixed before the first one: later events do not change them.
+    func scrape(chunkBytes: Int, sink: (ByteBuffer) -> Void) {
+        renderer.withLock { renderer in
+            renderer.render(inputs(&renderer), chunkBytes: chunkBytes, sink: sink)
+        }
+    }
+
+    private func inputs(_ renderer: inout MetricsRenderer) -> ScrapeInputs {
+        source.prepareScrape()
+        let flows = flows.snapshot(into: &renderer.counts)
+        return ScrapeInputs(flows: flows, kernel: source.kernelStatistics(), tcpSegments: source.tcpSegments())
     }
 }

@@ -13,9 +13,36 @@ struct ExpositionWriter {
     }
 
     private(set) var buffer: ByteBuffer
+    /// With a sink, the text leaves in chunks of about `chunkBytes` as it is written, so a
+    /// large exposition is never held whole; without one it accumulates in `buffer`.
+    private let sink: ((ByteBuffer) -> Void)?
+    private let chunkBytes: Int
 
     init(capacity: Int = 16 * 1024) {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
+        sink = nil
+        chunkBytes = .max
+    }
+
+    init(chunkBytes: Int, sink: @escaping (ByteBuffer) -> Void) {
+        self.chunkBytes = chunkBytes
+        self.sink = sink
+        buffer = ByteBufferAllocator().buffer(capacity: chunkBytes + FlowSeriesWriter.stretch)
+    }
+
+    /// Hands a full chunk to the sink (no-op without a sink or below the chunk size).
+    mutating func flushIfFull() {
+        guard let sink, buffer.readableBytes >= chunkBytes else { return }
+        sink(buffer)
+        buffer = ByteBufferAllocator().buffer(capacity: chunkBytes + FlowSeriesWriter.stretch)
+    }
+
+    /// Hands the rest to the sink; returns what was written when there is no sink.
+    mutating func finish() -> ByteBuffer {
+        guard let sink else { return buffer }
+        if buffer.readableBytes > 0 { sink(buffer) }
+        buffer = ByteBuffer()
+        return buffer
     }
 
     /// `# HELP` (escaped: `\` and newline) and `# TYPE` lines that start a metric family.
@@ -29,6 +56,7 @@ struct ExpositionWriter {
         buffer.writeStaticString(" ")
         buffer.writeString(type.rawValue)
         buffer.writeStaticString("\n")
+        flushIfFull()
     }
 
     /// One sample line: `name{label="value",...} value`.

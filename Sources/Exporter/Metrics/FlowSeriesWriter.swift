@@ -13,7 +13,7 @@ struct FlowSeriesWriter {
     private let separators: [(start: Int, length: Int)]
     private let closing: (start: Int, length: Int)
     private let maximumLineLengthWithoutName: Int
-    private static let stretch = 64 * 1024
+    static let stretch = 64 * 1024
 
     init(selection: FlowLabelSelection) {
         labels = selection.labels
@@ -61,6 +61,7 @@ struct FlowSeriesWriter {
                                     }
                                     return length
                                 }
+                                writer.flushIfFull()
                             }
                         }
                     }

@@ -34,14 +34,29 @@ struct MetricsRenderer {
         flowWriter = FlowSeriesWriter(selection: selection)
     }
 
+    /// The whole exposition in one buffer.
     mutating func render(_ inputs: ScrapeInputs) -> ByteBuffer {
-        seriesOrder.absorb(inputs.flows)
         var writer = ExpositionWriter(capacity: lastBodySize + lastBodySize / 8)
+        render(inputs, to: &writer)
+        lastBodySize = writer.buffer.readableBytes
+        return writer.finish()
+    }
+
+    /// The exposition in chunks of about `chunkBytes`, each handed to `sink` as soon as it is
+    /// written (memory: a chunk or two, whatever the number of series).
+    mutating func render(_ inputs: ScrapeInputs, chunkBytes: Int, sink: (ByteBuffer) -> Void) {
+        withoutActuallyEscaping(sink) { sink in
+            var writer = ExpositionWriter(chunkBytes: chunkBytes, sink: sink)
+            render(inputs, to: &writer)
+            _ = writer.finish()
+        }
+    }
+
+    private mutating func render(_ inputs: ScrapeInputs, to writer: inout ExpositionWriter) {
+        seriesOrder.absorb(inputs.flows)
         writeFlows(inputs.flows, to: &writer)
         writeSegments(inputs.tcpSegments, to: &writer)
         writeSelfMetrics(inputs, to: &writer)
-        lastBodySize = writer.buffer.readableBytes
-        return writer.buffer
     }
 
     private func writeFlows(_ flows: FlowSnapshot, to writer: inout ExpositionWriter) {

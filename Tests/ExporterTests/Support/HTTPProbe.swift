@@ -25,15 +25,34 @@ def read_response(sock, deadline):
         head, sep, body = data.partition(b"\r\n\r\n")
         if sep:
             length = None
+            chunked = False
             for line in head.split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
                 if name.strip().lower() == b"content-length":
                     length = int(value.strip())
-            if length is not None and len(body) >= length and b"HEAD" != METHOD:
-                break
+                if name.strip().lower() == b"transfer-encoding" and b"chunked" in value.lower():
+                    chunked = True
             if METHOD == b"HEAD":
                 break
+            if length is not None and len(body) >= length:
+                break
+            if chunked and body.endswith(b"0\r\n\r\n") and dechunk(body) is not None:
+                break
     return data, closed
+
+def dechunk(body):
+    out = b""
+    while True:
+        line, sep, rest = body.partition(b"\r\n")
+        if not sep:
+            return None
+        size = int(line.split(b";")[0], 16)
+        if size == 0:
+            return out
+        if len(rest) < size + 2:
+            return None
+        out += rest[:size]
+        body = rest[size + 2:]
 
 def parse(data):
     head, _, body = data.partition(b"\r\n\r\n")
@@ -42,6 +61,10 @@ def parse(data):
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         headers[name.strip().decode().lower()] = value.strip().decode()
+    if "chunked" in headers.get("transfer-encoding", "") and METHOD != b"HEAD":
+        body = dechunk(body)
+        if body is None:
+            body = b"<incomplete chunked body>"
     return {"status_line": lines[0].decode(errors="replace") if lines and lines[0] else "",
             "headers": headers, "body": body.decode(errors="replace")}
 
@@ -129,6 +152,44 @@ elif mode == "concurrent":
         statuses[key] = statuses.get(key, 0) + 1
     print(json.dumps({"statuses": statuses, "seconds": time.monotonic() - start,
                       "bodies_with_flow": sum(1 for r in results if r and "tcp_retransmissions_total{" in r["body"])}))
+elif mode == "slowreader":
+    # A asks for metrics and never reads (tiny receive buffer); then B scrapes normally.
+    a = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    a.connect(("127.0.0.1", port))
+    a.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.2)
+    b = socket.create_connection(("127.0.0.1", port))
+    start = time.monotonic()
+    b.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    data, _ = read_response(b, time.monotonic() + 20)
+    b_seconds = time.monotonic() - start
+    result = parse(data)
+    # A was cut off: draining it ends in EOF or a reset, well short of the whole body.
+    a_bytes = 0
+    a_closed = False
+    a.settimeout(5)
+    try:
+        while True:
+            chunk = a.recv(65536)
+            if not chunk:
+                a_closed = True
+                break
+            a_bytes += len(chunk)
+    except ConnectionResetError:
+        a_closed = True
+    except socket.timeout:
+        pass
+    print(json.dumps({"b_status": result["status_line"], "b_seconds": b_seconds, "b_body_bytes": len(result["body"]),
+                      "a_closed": a_closed, "a_bytes": a_bytes}))
+elif mode == "stall":
+    # ask for metrics, never read, stay connected for SECONDS
+    a = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    a.connect(("127.0.0.1", port))
+    a.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(float(sys.argv[3]))
+    print(json.dumps({}))
 elif mode == "hold":
     # open N connections, keep them, then try one more request and report its response
     count = int(sys.argv[3])
