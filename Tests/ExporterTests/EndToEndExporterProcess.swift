@@ -56,9 +56,12 @@ final class ExporterProcess {
         }
     }
 
-    /// Until the kernel reports a program attached to a perf event by this PID (bpftool as witness).
+    /// Until the kernel reports a program attached to a perf event by this PID (bpftool as
+    /// witness), or the process exited 0: `tail --count N` on a busy host can print its N
+    /// events and finish before bpftool looks.
     func waitUntilAttached(timeout: Double = 30) throws {
         try poll(timeout: timeout, interval: 0.1, "`\(command.arguments.joined(separator: " "))` to attach") { () -> Bool? in
+            if !isRunning, stop(SIGKILL).outcome.status == 0 { return true }
             try failIfExited("attaching")
             return try Bpftool.perfAttachments().contains { $0.int("pid") == Int(pid) } ? true : nil
         }

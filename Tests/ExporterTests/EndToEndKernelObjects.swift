@@ -53,6 +53,14 @@ struct HeldKernelObjects: Equatable, CustomStringConvertible {
         }
     }
 
+    /// Runs of these programs the kernel skipped because the tracepoint fired while
+    /// another BPF tracing program ran on that CPU (other suites load them on this host).
+    /// Only such skips may make the exporter count less than ftrace.
+    func recursionMisses() throws -> UInt64 {
+        try Syscalls.kernel.loadedPrograms().filter { programIDs.contains($0.id) }
+            .reduce(0) { $0 + $1.recursionMisses }
+    }
+
     private static func fdinfoFields(_ text: String) -> [String: UInt32] {
         var fields: [String: UInt32] = [:]
         for line in text.split(separator: "\n") {

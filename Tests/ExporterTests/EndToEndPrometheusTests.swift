@@ -1,4 +1,3 @@
-import BPFSyscall
 import Foundation
 import KernelTestSupport
 import Testing
@@ -27,8 +26,8 @@ extension EndToEnd {
             defer { exporter.stop() }
             let prometheus = try PrometheusServer(port: ports.prometheus, exporterPort: ports.exporter)
             defer { prometheus.stop() }
-            let programIDs = try HeldKernelObjects.held(by: exporter.pid).programIDs
-            try #require(programIDs.count == 1, "the exporter should hold one program: \(programIDs)")
+            let held = try HeldKernelObjects.held(by: exporter.pid)
+            try #require(held.programIDs.count == 1, "the exporter should hold one program: \(held)")
 
             let name = family == .ipv4 ? "rtx-e2e-prom4" : "rtx-e2e-prom6"
             let flow = try LossyFlow(name: name, family: family, port: ports.flow).run()
@@ -36,8 +35,7 @@ extension EndToEnd {
             // and the exporter drains them at the start of each scrape.
             let quiet = Date().timeIntervalSince1970
             let stored = try stableFlowSeries(prometheus, port: ports.flow, after: quiet)
-            let recursionMisses = try Syscalls.kernel.loadedPrograms()
-                .first { programIDs.contains($0.id) }?.recursionMisses ?? 0
+            let recursionMisses = try held.recursionMisses()
 
             let successes = flow.hits.filter { $0.err == 0 }
             let failures = flow.hits.filter { $0.err != 0 }
@@ -65,8 +63,7 @@ extension EndToEnd {
                 #expect(storedDataSum == successes.filter { $0.destinationPort == dataPort }.count)
                 #expect(storedFailureSum == failures.filter { $0.destinationPort == dataPort }.count)
             } else {
-                // The kernel skipped runs of the exporter's program while another tracing
-                // program ran on that CPU (other suites load them): only those may be missing.
+                // Only runs the kernel skipped may be missing.
                 let missing = successes.count + failures.count
                     - stored.successes.values.reduce(0, +) - stored.failures.values.reduce(0, +)
                 #expect(missing >= 0 && UInt64(missing) <= recursionMisses)

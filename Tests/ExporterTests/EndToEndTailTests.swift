@@ -61,13 +61,15 @@ extension EndToEnd {
             let everything = try ExporterProcess.tail(["--json", "--count", "10000000",
                                                        "--ring.drain-interval", drainInterval])
             defer { everything.stop(SIGKILL) }
-            // A second tail that must stop by itself after five events (of any flow on the host).
-            let five = try ExporterProcess.tail(["--json", "--count", "5"])
-            defer { five.stop(SIGKILL) }
+            // A second tail that must stop by itself after three events.
+            let three = try ExporterProcess.tail(["--json", "--count", "3"])
+            defer { three.stop(SIGKILL) }
 
             let started = Date()
             let name = "rtx-e2e-tail\(port)"
+            let held = try HeldKernelObjects.held(by: everything.pid)
             let flow = try LossyFlow(name: name, family: family, port: port).run()
+            let recursionMisses = try held.recursionMisses()
             // The namespaces are gone and ftrace has stopped: every event is in a ring,
             // and tail reads what is left when it stops.
             let exit = everything.stop(SIGINT)
@@ -81,11 +83,17 @@ extension EndToEnd {
             print("""
                 e2e tail \(family.rawValue) port \(port), drain every \(drainInterval): ftrace \(flow.hits.count) hits \
                 (\(flow.hits.filter { $0.err != 0 }.count) failed), tail \(ofFlow.count) lines of the flow \
-                (\(parsed.count) in all)
+                (\(parsed.count) in all), recursion misses \(recursionMisses)
                 """)
             #expect(flow.hits.count > 0, "the lossy link should have caused retransmissions")
-            #expect(ofFlow.count == flow.hits.count)
-            #expect(ofFlow.map(\.hit).tally == flow.hits.tally)
+            if recursionMisses == 0 {
+                #expect(ofFlow.count == flow.hits.count)
+                #expect(ofFlow.map(\.hit).tally == flow.hits.tally)
+            } else {
+                // Only runs the kernel skipped (see `recursionMisses()`) may be missing.
+                #expect(ofFlow.count <= flow.hits.count && UInt64(flow.hits.count - ofFlow.count) <= recursionMisses)
+                #expect(ofFlow.map(\.hit).tally.allSatisfy { $0.value <= flow.hits.tally[$0.key] ?? 0 })
+            }
 
             let (sender, receiver) = flow.lab
             let version = family == .ipv4 ? "4" : "6"
@@ -98,11 +106,14 @@ extension EndToEnd {
             }
             #expect(ofFlow.contains { $0.hit.destinationPort == portText && $0.hit.state == "ESTABLISHED" })
 
-            let fiveExit = five.stop(SIGKILL, timeout: 10)
-            #expect(fiveExit.outcome.status == 0, "tail --count 5 did not exit by itself: \(fiveExit.outcome.output)")
-            let fiveLines = Self.lines(fiveExit.outcome.stdout)
-            #expect(fiveLines.count == 5, "\(fiveExit.outcome.stdout)")
-            #expect(throws: Never.self) { try fiveLines.map(TailLine.init) }
+            // Both tails were attached before the flow began: the flow alone gave `three` its events.
+            let threeExit = three.stop(SIGKILL, timeout: 10)
+            if flow.hits.count >= 3 {
+                #expect(threeExit.outcome.status == 0, "tail --count 3 did not exit by itself: \(threeExit.outcome.output)")
+                let threeLines = Self.lines(threeExit.outcome.stdout)
+                #expect(threeLines.count == 3, "\(threeExit.outcome.stdout)")
+                #expect(throws: Never.self) { try threeLines.map(TailLine.init) }
+            }
         }
     }
 }
