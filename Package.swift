@@ -45,7 +45,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "ExporterTests",
                     dependencies: ["Exporter", "ELFReader", "BPFSyscall", "CBPFSyscall", "KernelTestSupport"],
-                    exclude: ["Golden"]),
+                    exclude: ["Golden", "Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -43,6 +43,9 @@ struct TailCommand: ExporterCommand {
         _ = TerminationSignals.wait()
         session.close()
         ringThread.join()
+        // Detached: print what is still in the rings (batched wakeups leave events
+        // below the watermark until the next timed drain).
+        poller.drain()
     }
 }
 
