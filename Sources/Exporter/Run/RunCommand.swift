@@ -51,11 +51,27 @@ struct RunCommand: ExporterCommand {
         }
         let logger = Logger(label: "retrans-exporter")
 
+        // The port first: a busy port fails before anything is loaded into the kernel.
         let flows = FlowCounter(selection: metricsConfiguration.labels,
                                 maximumSeries: metricsConfiguration.maximumSeries)
-        let session = try kernel.openSession(sink: FlowSink(flows: flows))
+        let kernelHooks = KernelHooks()
+        let state = ExporterState(
+            configuration: metricsConfiguration, buildInfo: BuildInfo(version: RetransExporter.version),
+            flows: flows,
+            source: MetricsSource(prepareScrape: { kernelHooks.drain() },
+                                  kernelStatistics: { kernelHooks.statistics() }))
+        let server: MetricsHTTPServer
+        do {
+            server = try MetricsHTTPServer(configuration: serverConfiguration, state: state,
+                                           buildVersion: RetransExporter.version, logger: logger)
+        } catch {
+            throw commandFailure(error)
+        }
+
+        let session = try openSession(flows: flows, stoppingOnFailure: server)
         let statistics = KernelStatisticsReader(object: session.object, poller: session.poller, logger: logger)
         let poller = session.poller
+        kernelHooks.install(drain: { poller.drain() }, statistics: { statistics.read() })
         let drainInterval = kernel.drainInterval
         let ringThread: DedicatedThread
         do {
@@ -67,23 +83,8 @@ struct RunCommand: ExporterCommand {
                 }
             }
         } catch {
+            server.shutdown()
             session.close()
-            throw commandFailure(error)
-        }
-
-        let state = ExporterState(
-            configuration: metricsConfiguration, buildInfo: BuildInfo(version: RetransExporter.version),
-            flows: flows,
-            source: MetricsSource(
-                prepareScrape: { poller.drain() },
-                kernelStatistics: { statistics.read() }))
-        let server: MetricsHTTPServer
-        do {
-            server = try MetricsHTTPServer(configuration: serverConfiguration, state: state,
-                                           buildVersion: RetransExporter.version, logger: logger)
-        } catch {
-            session.close()
-            ringThread.join()
             throw commandFailure(error)
         }
 
@@ -103,5 +104,16 @@ struct RunCommand: ExporterCommand {
         session.close()
         ringThread.join()
         statistics.close()
+    }
+
+    /// The kernel side; on failure the already running HTTP server is stopped first.
+    private func openSession(flows: FlowCounter, stoppingOnFailure server: MetricsHTTPServer) throws
+        -> KernelSession<FlowSink> {
+        do {
+            return try kernel.openSession(sink: FlowSink(flows: flows))
+        } catch {
+            server.shutdown()
+            throw error
+        }
     }
 }
