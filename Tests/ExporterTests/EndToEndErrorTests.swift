@@ -49,13 +49,13 @@ extension EndToEnd {
         @Test(arguments: [
             (["--metrics.labels", "foo"], "--metrics.labels: unknown label 'foo'"),
             (["--metrics.labels", "src_ip,src_ip"], "src_ip"),
-            (["--ring.pages", "3"], "--ring.pages 3: choose a power of two"),
+            (["--ring.pages", "3"], "--ring.pages '3': expected a power of two"),
             (["--ring.wakeup", "sometimes"], "sometimes"),
             (["--ring.drain-interval", "soon"], "soon"),
             (["--web.listen-address", "nonsense"], "--web.listen-address 'nonsense'"),
             (["--web.listen-address", "127.0.0.1:99999"], "99999"),
             (["--web.telemetry-path", "metrics"], "metrics"),
-            (["--metrics.max-series", "20000000"], "--metrics.max-series 20000000: choose"),
+            (["--metrics.max-series", "20000000"], "--metrics.max-series '20000000': expected a whole number"),
         ])
         func badFlagsExitNonZeroNamingTheFlag(arguments: [String], message: String) throws {
             // A port no test serves on: if a flag were accepted, the run would show here as a timeout.
