@@ -46,8 +46,9 @@ fixtures: bpf
 	cp bpf/retrans.o $(FIXTURES)/retrans.o
 
 # libFuzzer over the object reader (docs/FUZZING.md). Seeds: the committed
-# fixtures, plus copies without DWARF (smaller, so mutations hit ELF and BTF
-# structure more often). The corpus grows in .build-fuzz/corpus across runs.
+# fixtures and fuzz/seeds/*.c, plus copies without DWARF (smaller, so
+# mutations hit ELF and BTF structure more often). The corpus grows in
+# .build-fuzz/corpus across runs.
 # Every crash, timeout, OOM or slow input (> FUZZ_SLOW_MS of CPU) lands in
 # Tests/ELFReaderTests/FuzzRegressions/, where FuzzRegressionTests replays it.
 # Its own scratch path: the instrumented build never touches `make test`'s.
@@ -67,8 +68,12 @@ fuzz-build:
 fuzz-seeds:
 	mkdir -p $(FUZZ_DIR)/seeds $(FUZZ_DIR)/corpus $(FUZZ_ARTIFACTS)
 	cp $(FIXTURES)/*.o $(FUZZ_DIR)/seeds/
-	for object in $(FIXTURES)/*.o; do \
+	for src in fuzz/seeds/*.c; do \
+	  $(CLANG) $(BPF_CFLAGS) -mcpu=v3 -c $$src -o $(FUZZ_DIR)/seeds/$$(basename $$src .c).o || exit 1; \
+	done
+	for object in $(FUZZ_DIR)/seeds/*.o; do \
 	  name=$$(basename $$object .o); \
+	  case $$name in *.nodwarf) continue;; esac; \
 	  llvm-objcopy --strip-debug $$object $(FUZZ_DIR)/seeds/$$name.nodwarf.o 2>/dev/null || true; \
 	done
 
@@ -86,4 +91,4 @@ fuzz-minimize: fuzz-build
 	$(call FUZZ_RUN,-minimize_crash=1 -runs=20000 -exact_artifact_path=$(INPUT).min $(INPUT))
 
 clean:
-	rm -rf .build bpf/*.o
+	rm -rf .build $(FUZZ_DIR) bpf/*.o
