@@ -10,7 +10,7 @@ BIN := .build/$(CONFIG)/retrans-exporter
 FIXTURES := Tests/ELFReaderTests/Fixtures
 ARGS ?=
 
-.PHONY: all deps bpf build release test run fixtures fuzz clean
+.PHONY: all deps bpf build release test run fixtures fuzz fuzz-build fuzz-seeds fuzz-ci fuzz-minimize clean
 
 all: build
 
@@ -46,16 +46,50 @@ fixtures: bpf
 	done
 	cp bpf/retrans.o $(FIXTURES)/retrans.o
 
-# libFuzzer over the object reader. Seeds: the committed fixtures. Crashes land
-# in Tests/ELFReaderTests/FuzzRegressions/, where a test replays them.
+# libFuzzer over the object reader (docs/FUZZING.md). Seeds: the committed
+# fixtures and fuzz/seeds/*.c, plus copies without DWARF (smaller, so
+# mutations hit ELF and BTF structure more often). The corpus grows in
+# .build-fuzz/corpus across runs.
+# Every crash, timeout, OOM or slow input (> FUZZ_SLOW_MS of CPU) lands in
+# Tests/ELFReaderTests/FuzzRegressions/, where FuzzRegressionTests replays it.
+# Its own scratch path: the instrumented build never touches `make test`'s.
 FUZZ_SECONDS ?= 60
-FUZZ_BUILD := -c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address
-fuzz:
+FUZZ_SLOW_MS ?= 100
+FUZZ_FLAGS ?=
+FUZZ_DIR := .build-fuzz
+FUZZ_ARTIFACTS := Tests/ELFReaderTests/FuzzRegressions/
+FUZZ_BUILD := -c release --scratch-path $(FUZZ_DIR) -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address
+FUZZ_RUN = RETRANS_FUZZ_SLOW_MS=$(FUZZ_SLOW_MS) $(FUZZ_DIR)/release/ReaderFuzzer $(1) \
+	  -dict=fuzz/reader.dict -max_len=65536 -timeout=5 -rss_limit_mb=2048 \
+	  -print_final_stats=1 -artifact_prefix=$(FUZZ_ARTIFACTS) $(FUZZ_FLAGS)
+
+fuzz-build:
 	$(SWIFT) build $(FUZZ_BUILD) --product ReaderFuzzer
-	mkdir -p .build-fuzz/corpus Tests/ELFReaderTests/FuzzRegressions
-	cp $(FIXTURES)/*.o .build-fuzz/corpus/
-	.build-fuzz/release/ReaderFuzzer .build-fuzz/corpus -max_total_time=$(FUZZ_SECONDS) \
-	  -max_len=65536 -print_final_stats=1 -artifact_prefix=Tests/ELFReaderTests/FuzzRegressions/
+
+fuzz-seeds:
+	mkdir -p $(FUZZ_DIR)/seeds $(FUZZ_DIR)/corpus $(FUZZ_ARTIFACTS)
+	cp $(FIXTURES)/*.o $(FUZZ_DIR)/seeds/
+	for src in fuzz/seeds/*.c; do \
+	  $(CLANG) $(BPF_CFLAGS) -mcpu=v3 -c $$src -o $(FUZZ_DIR)/seeds/$$(basename $$src .c).o || exit 1; \
+	done
+	for object in $(FUZZ_DIR)/seeds/*.o; do \
+	  name=$$(basename $$object .o); \
+	  case $$name in *.nodwarf) continue;; esac; \
+	  llvm-objcopy --strip-debug $$object $(FUZZ_DIR)/seeds/$$name.nodwarf.o 2>/dev/null || true; \
+	done
+
+fuzz: fuzz-build fuzz-seeds
+	$(call FUZZ_RUN,$(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds -max_total_time=$(FUZZ_SECONDS))
+
+# CI: a bounded run from the seeds alone (a fresh corpus, so every run is
+# comparable), about a minute. Fails on any finding.
+fuzz-ci: fuzz-build fuzz-seeds
+	rm -rf $(FUZZ_DIR)/corpus-ci && mkdir -p $(FUZZ_DIR)/corpus-ci
+	$(call FUZZ_RUN,$(FUZZ_DIR)/corpus-ci $(FUZZ_DIR)/seeds -max_total_time=60)
+
+# Shrinks a finding before it is committed: make fuzz-minimize INPUT=path
+fuzz-minimize: fuzz-build
+	$(call FUZZ_RUN,-minimize_crash=1 -runs=20000 -exact_artifact_path=$(INPUT).min $(INPUT))
 
 clean:
-	rm -rf .build bpf/*.o
+	rm -rf .build $(FUZZ_DIR) bpf/*.o

@@ -23,7 +23,9 @@ let package = Package(
         .target(name: "BPFSyscall", dependencies: ["CBPFSyscall", "ELFReader"]),
         // libFuzzer over the reader: `make fuzz` (built with -sanitize=fuzzer,address).
         .target(name: "CFuzzDriver"),
-        .executableTarget(name: "ReaderFuzzer", dependencies: ["ELFReader", "CFuzzDriver"]),
+        // What the fuzzer does with a spec (the inspect walk, invariants); the regression test reuses it.
+        .target(name: "ReaderFuzzSupport", dependencies: ["ELFReader"]),
+        .executableTarget(name: "ReaderFuzzer", dependencies: ["ELFReader", "ReaderFuzzSupport", "CFuzzDriver"]),
         .executableTarget(
             name: "Exporter",
             dependencies: [
@@ -34,8 +36,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ELFReaderTests", dependencies: ["ELFReader"],
-                    exclude: ["Fixtures"]),
+        .testTarget(name: "ELFReaderTests", dependencies: ["ELFReader", "ReaderFuzzSupport"],
+                    exclude: ["Fixtures", "FuzzRegressions"]),
         // Shared harness for real-kernel tests: commands, veth namespaces, bulk transfers, ftrace counts, bpftool.
         .target(name: "KernelTestSupport", path: "Tests/KernelTestSupport"),
         // Test-only C: pin a thread to a CPU, raw getppid(2) bursts (the ring tests' producer trigger).

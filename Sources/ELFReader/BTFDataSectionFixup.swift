@@ -6,8 +6,21 @@
 /// values before `BPF_BTF_LOAD`. This patches both the raw bytes
 /// (`kernelBytes`) and the parsed types, so the two always agree.
 enum BTFDataSectionFixup {
+    /// A variable's symbol: same name, same section.
+    private struct SymbolKey: Hashable {
+        let name: String
+        let sectionIndex: Int
+    }
+
     static func apply(to btf: inout BTFParser.Result, elf: ELFFile, symbols: [Symbol]) throws(ObjectReadError) {
+        guard !btf.dataSections.isEmpty else { return }
         var bytes = btf.spec.kernelBytes
+        // Indexed once: a hostile file may pair thousands of variables with thousands of symbols.
+        var symbolsByKey: [SymbolKey: Symbol] = [:]
+        for symbol in symbols where !symbol.isSectionSymbol {
+            let key = SymbolKey(name: symbol.name, sectionIndex: Int(symbol.sectionIndex))
+            if symbolsByKey[key] == nil { symbolsByKey[key] = symbol }
+        }
         for record in btf.dataSections {
             // A DATASEC without an ELF section (e.g. `.kconfig` externs) is left alone.
             guard let section = elf.section(named: record.name),
@@ -21,9 +34,8 @@ enum BTFDataSectionFixup {
 
             for (index, variable) in variables.enumerated() {
                 guard let variableType = btf.spec.type(id: variable.typeID), case .variable = variableType.kind,
-                      let symbol = symbols.first(where: {
-                          $0.name == variableType.name && Int($0.sectionIndex) == section.index && !$0.isSectionSymbol
-                      }) else { continue }
+                      let symbol = symbolsByKey[SymbolKey(name: variableType.name, sectionIndex: section.index)]
+                else { continue }
                 guard let offset = UInt32(exactly: symbol.value) else {
                     throw ObjectReadError(section: section.displayName, offset: 0,
                                           reason: "symbol \(symbol.name) value \(symbol.value) does not fit a BTF offset")

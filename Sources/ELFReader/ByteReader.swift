@@ -93,20 +93,31 @@ struct ByteReader {
 
 /// A NUL-terminated string table (`.strtab`, `.shstrtab`, the BTF string section).
 struct StringTable {
+    /// Longer than any real name: the kernel refuses BTF names of
+    /// KSYM_NAME_LEN (512) bytes or more, and paths stop at PATH_MAX (4096).
+    /// Without a bound, thousands of symbols naming one huge string would
+    /// each copy it: a 64 KiB file could demand gigabytes.
+    static let maximumLength = 4096
+
     let bytes: [UInt8]
     let context: String
 
-    /// The string starting at `offset`; throws if it starts outside the table
-    /// or runs off its end without a NUL.
+    /// The string starting at `offset`; throws if it starts outside the table,
+    /// runs off its end without a NUL, or is longer than `maximumLength`.
     func string(at offset: UInt64) throws(ObjectReadError) -> String {
         guard let start = Int(exactly: offset), start < bytes.count else {
             throw ObjectReadError(section: context, offset: offset,
                                   reason: "string offset \(offset) is outside the string table (\(bytes.count) bytes)")
         }
+        let limit = min(bytes.count, start + Self.maximumLength + 1)
         var end = start
-        while end < bytes.count && bytes[end] != 0 { end += 1 }
+        while end < limit && bytes[end] != 0 { end += 1 }
         guard end < bytes.count else {
             throw ObjectReadError(section: context, offset: offset, reason: "string is not NUL-terminated")
+        }
+        guard end - start <= Self.maximumLength else {
+            throw ObjectReadError(section: context, offset: offset,
+                                  reason: "string is longer than \(Self.maximumLength) bytes")
         }
         return String(decoding: bytes[start..<end], as: UTF8.self)
     }

@@ -77,8 +77,10 @@ public enum Disassembler {
     }
 
     static func hex2(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]])
+        let digits: StaticString = "0123456789abcdef"
+        return digits.withUTF8Buffer { digits in
+            String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]], as: UTF8.self)
+        }
     }
 
     // MARK: - Classes
@@ -153,14 +155,11 @@ public enum Disassembler {
         let src = register(instruction.src, wide: wide)
         let place = address(instruction.dst, instruction.offset)
         let typed = "(\(wide ? "u64" : "u32") *)(\(place))"
-        let operations: [Int32: (symbol: String, name: String)] = [
-            0x00: ("+=", "add"), 0x40: ("|=", "or"), 0x50: ("&=", "and"), 0xa0: ("^=", "xor"),
-        ]
         switch instruction.imm {
-        case let op where operations[op] != nil:
-            return "lock *\(typed) \(operations[op]?.symbol ?? "?") \(lockSource)"
-        case let op where op & 0x01 != 0 && operations[op & ~0x01] != nil:
-            return "\(src) = atomic_fetch_\(operations[op & ~0x01]?.name ?? "?")(\(typed), \(src))"
+        case let op where atomicOperation(op) != nil:
+            return "lock *\(typed) \(atomicOperation(op)?.symbol ?? "?") \(lockSource)"
+        case let op where op & 0x01 != 0 && atomicOperation(op & ~0x01) != nil:
+            return "\(src) = atomic_fetch_\(atomicOperation(op & ~0x01)?.name ?? "?")(\(typed), \(src))"
         case 0xe1:  // BPF_XCHG
             return "\(src) = xchg\(wide ? "" : "32")_\(bits)(\(place), \(src))"
         case 0xf1:  // BPF_CMPXCHG: compares with r0, old value lands in r0
@@ -210,10 +209,6 @@ public enum Disassembler {
         let code = instruction.opcode
         let label = annotations.targetLabel.map { " <\($0)>" } ?? ""
         let distance = signed(Int(instruction.offset)) + label
-        let comparisons: [UInt8: String] = [
-            0x10: "==", 0x20: ">", 0x30: ">=", 0x40: "&", 0x50: "!=", 0x60: "s>", 0x70: "s>=",
-            0xa0: "<", 0xb0: "<=", 0xc0: "s<", 0xd0: "s<=",
-        ]
         switch code & 0xf0 {
         case 0x00:
             if code & 0x08 != 0 { return invalid(instruction) }
@@ -224,10 +219,40 @@ public enum Disassembler {
         case 0x90 where wide:
             return "exit"
         case let op:
-            guard let comparison = comparisons[op] else { return invalid(instruction) }
+            guard let symbol = comparison(op) else { return invalid(instruction) }
             let left = register(instruction.dst, wide: wide)
             let right = code & 0x08 != 0 ? register(instruction.src, wide: wide) : String(instruction.imm)
-            return "if \(left) \(comparison) \(right) goto \(distance)"
+            return "if \(left) \(symbol) \(right) goto \(distance)"
+        }
+    }
+
+    /// The operator of a conditional jump (`op` = opcode & 0xf0). A switch,
+    /// not a dictionary literal: this runs once per instruction.
+    private static func comparison(_ op: UInt8) -> String? {
+        switch op {
+        case 0x10: return "=="
+        case 0x20: return ">"
+        case 0x30: return ">="
+        case 0x40: return "&"
+        case 0x50: return "!="
+        case 0x60: return "s>"
+        case 0x70: return "s>="
+        case 0xa0: return "<"
+        case 0xb0: return "<="
+        case 0xc0: return "s<"
+        case 0xd0: return "s<="
+        default: return nil
+        }
+    }
+
+    /// BPF_ATOMIC read-modify-write operations by `imm` (without BPF_FETCH).
+    private static func atomicOperation(_ imm: Int32) -> (symbol: String, name: String)? {
+        switch imm {
+        case 0x00: return ("+=", "add")
+        case 0x40: return ("|=", "or")
+        case 0x50: return ("&=", "and")
+        case 0xa0: return ("^=", "xor")
+        default: return nil
         }
     }
 

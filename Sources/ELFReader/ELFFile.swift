@@ -6,12 +6,19 @@ struct ELFFile {
     let bytes: [UInt8]
     /// Every section header, index 0 (the null section) included, names resolved.
     let sections: [SectionHeader]
+    /// The first non-null section of each name: a file may hold thousands.
+    private let sectionIndexByName: [String: Int]
 
     init(_ bytes: [UInt8]) throws(ObjectReadError) {
         self.bytes = bytes
         let header = try ELFHeader(bytes)
         let (unnamed, nameOffsets) = try Self.readSectionHeaders(bytes, header: header)
         sections = try Self.resolveNames(unnamed, nameOffsets: nameOffsets, bytes: bytes, header: header)
+        var byName: [String: Int] = [:]
+        for section in sections where section.type != ELF.sectionNull && byName[section.name] == nil {
+            byName[section.name] = section.index
+        }
+        sectionIndexByName = byName
     }
 
     /// The bytes of a section; empty for `SHT_NOBITS` (`.bss` occupies no file space).
@@ -31,7 +38,7 @@ struct ELFFile {
     }
 
     func section(named name: String) -> SectionHeader? {
-        sections.first { $0.name == name && $0.type != ELF.sectionNull }
+        sectionIndexByName[name].map { sections[$0] }
     }
 
     /// The section at `index`, or nil for 0, reserved and out-of-range indexes.

@@ -7,6 +7,23 @@
 ///   an offset into the data section's single value.
 /// - `R_BPF_64_32` on a call: a bpf-to-bpf call, resolved here by linking.
 extension ProgramLinker {
+    /// Where a map symbol sits: the section and its offset there.
+    struct MapSymbolKey: Hashable {
+        let sectionIndex: Int
+        let value: UInt64
+    }
+
+    /// The first non-section symbol at each (section, offset): what a section-relative
+    /// map reference names. Indexed once, since every program re-classifies its relocations.
+    static func mapSymbolNames(_ symbols: [Symbol]) -> [MapSymbolKey: String] {
+        var names: [MapSymbolKey: String] = [:]
+        for symbol in symbols where !symbol.isSectionSymbol {
+            let key = MapSymbolKey(sectionIndex: Int(symbol.sectionIndex), value: symbol.value)
+            if names[key] == nil { names[key] = symbol.name }
+        }
+        return names
+    }
+
     enum ClassifiedRelocation {
         case data(RelocationTarget)
         case call(sectionIndex: Int, slot: Int)
@@ -74,11 +91,9 @@ extension ProgramLinker {
                          fail: (String) -> ObjectReadError) throws(ObjectReadError) -> String {
         guard symbol.isSectionSymbol else { return symbol.name }
         let offset = UInt64(UInt32(bitPattern: instruction.imm))
-        guard let map = symbols.first(where: {
-            Int($0.sectionIndex) == section.index && !$0.isSectionSymbol && $0.value == offset
-        }) else {
+        guard let name = mapSymbolNames[MapSymbolKey(sectionIndex: section.index, value: offset)] else {
             throw fail("no map symbol at offset \(offset) of \(section.name)")
         }
-        return map.name
+        return name
     }
 }

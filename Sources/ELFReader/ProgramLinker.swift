@@ -26,24 +26,63 @@ struct ProgramLinker {
         let functions: [Function]
         /// Relocations by the slot they patch.
         let relocations: [Int: RawRelocation]
+        /// The first function (in `functions` order) starting at each slot.
+        let functionsByStart: [Int: Function]
 
-        func function(startingAt slot: Int) -> Function? { functions.first { $0.start == slot } }
+        init(header: SectionHeader, instructions: [Instruction], functions: [Function], relocations: [Int: RawRelocation]) {
+            self.header = header
+            self.instructions = instructions
+            self.functions = functions
+            self.relocations = relocations
+            var byStart: [Int: Function] = [:]
+            for function in functions where byStart[function.start] == nil { byStart[function.start] = function }
+            functionsByStart = byStart
+        }
+
+        func function(startingAt slot: Int) -> Function? { functionsByStart[slot] }
+    }
+
+    /// How big linked programs may grow.
+    struct SlotLimits {
+        /// Per program.
+        var program: Int
+        /// All programs together.
+        var total: Int
+
+        /// The kernel loads at most 1M instructions per program
+        /// (`BPF_COMPLEXITY_LIMIT_INSNS`); `BPF_PROG_LOAD` refuses more with
+        /// E2BIG. Every program carries its own copy of each subprogram it
+        /// calls, so a small object with many entry points calling one big
+        /// function links into (entries x function size) slots: the total
+        /// bound keeps a 100 KiB file from demanding gigabytes.
+        static let standard = SlotLimits(program: 1_000_000, total: 4_000_000)
     }
 
     let elf: ELFFile
     let symbols: [Symbol]
     let codeSections: [Int: CodeSection]
-    let lineAndFuncInfo: [String: BTFExtParser.SectionRecords]
+    /// `.BTF.ext` records by section name, sorted by byte offset.
+    let btfExtRecords: [String: SortedBTFExtRecords]
+    /// Symbol names by (section, offset), for map references through a section symbol.
+    let mapSymbolNames: [MapSymbolKey: String]
+    let limits: SlotLimits
 
     init(elf: ELFFile, symbols: [Symbol], relocations: [Int: [RawRelocation]],
-         lineAndFuncInfo: [String: BTFExtParser.SectionRecords]) throws(ObjectReadError) {
+         lineAndFuncInfo: [String: BTFExtParser.SectionRecords], limits: SlotLimits = .standard) throws(ObjectReadError) {
+        self.limits = limits
         self.elf = elf
         self.symbols = symbols
-        self.lineAndFuncInfo = lineAndFuncInfo
+        self.btfExtRecords = lineAndFuncInfo.mapValues(SortedBTFExtRecords.init)
+        self.mapSymbolNames = Self.mapSymbolNames(symbols)
+        var functionSymbolsBySection: [Int: [Symbol]] = [:]
+        for symbol in symbols where symbol.isFunction {
+            functionSymbolsBySection[Int(symbol.sectionIndex), default: []].append(symbol)
+        }
         var codeSections: [Int: CodeSection] = [:]
         for header in elf.sections where header.isExecutable && header.type == ELF.sectionProgBits {
             let instructions = try Instruction.decodeAll(try elf.contents(of: header), section: header.displayName)
-            let functions = try Self.functions(in: header, instructionCount: instructions.count, symbols: symbols)
+            let functions = try Self.functions(in: header, instructionCount: instructions.count,
+                                               functionSymbols: functionSymbolsBySection[header.index] ?? [])
             var bySlot: [Int: RawRelocation] = [:]
             for relocation in relocations[header.index] ?? [] {
                 guard relocation.offset % 8 == 0, let slot = Int(exactly: relocation.offset / 8), slot < instructions.count else {
@@ -65,10 +104,14 @@ struct ProgramLinker {
     /// Every program, in section order, then in order within a section.
     func programs() throws(ObjectReadError) -> [ProgramSpec] {
         var programs: [ProgramSpec] = []
+        var totalSlots = 0
         for index in codeSections.keys.sorted() {
             guard let section = codeSections[index] else { continue }
             for function in section.functions where function.isEntryPoint {
-                programs.append(try link(entry: function, in: section))
+                let limit = min(limits.program, limits.total - totalSlots)
+                let program = try link(entry: function, in: section, slotLimit: limit, linkedSoFar: totalSlots)
+                totalSlots += program.instructions.count
+                programs.append(program)
             }
         }
         return programs
@@ -76,10 +119,14 @@ struct ProgramLinker {
 
     /// The function symbols of a section, with their extent in slots.
     private static func functions(in section: SectionHeader, instructionCount: Int,
-                                  symbols: [Symbol]) throws(ObjectReadError) -> [Function] {
-        let functionSymbols = symbols
-            .filter { Int($0.sectionIndex) == section.index && $0.isFunction }
-            .sorted { $0.value < $1.value }
+                                  functionSymbols: [Symbol]) throws(ObjectReadError) -> [Function] {
+        let functionSymbols = functionSymbols.sorted { $0.value < $1.value }
+        // For each position, the next one with a greater value (symbols may share a value).
+        var nextGreater = [Int](repeating: functionSymbols.count, count: functionSymbols.count)
+        for position in functionSymbols.indices.reversed().dropFirst() {
+            nextGreater[position] = functionSymbols[position + 1].value > functionSymbols[position].value
+                ? position + 1 : nextGreater[position + 1]
+        }
         var functions: [Function] = []
         for (position, symbol) in functionSymbols.enumerated() {
             guard symbol.value % 8 == 0, symbol.size % 8 == 0,
@@ -91,7 +138,7 @@ struct ProgramLinker {
             // A size of 0 means "unknown": the function runs to the next one.
             var count = declared
             if count == 0 {
-                let next = functionSymbols[(position + 1)...].first { $0.value > symbol.value }
+                let next = nextGreater[position] < functionSymbols.count ? functionSymbols[nextGreater[position]] : nil
                 let end = next.flatMap { Int(exactly: $0.value / 8) } ?? instructionCount
                 count = min(end, instructionCount) - start
             }
@@ -107,14 +154,30 @@ struct ProgramLinker {
         var instructions: [Instruction]
         var relocations: [Relocation] = []
         var layout: [(function: Function, start: Int)]
+        /// Where each placed function starts, by (section index, first slot in the section).
+        var placed: [FunctionKey: Int]
+
+        struct FunctionKey: Hashable {
+            let sectionIndex: Int
+            let start: Int
+            init(_ function: Function) {
+                sectionIndex = function.sectionIndex
+                start = function.start
+            }
+        }
+
+        init(entry: Function, in section: CodeSection) {
+            instructions = Array(section.instructions[entry.start..<entry.start + entry.count])
+            layout = [(entry, 0)]
+            placed = [FunctionKey(entry): 0]
+        }
 
         /// Where `callee` starts in the program, appending its body on first use.
         mutating func start(of callee: Function, from section: CodeSection) -> Int {
-            if let placed = layout.first(where: { $0.function.sectionIndex == callee.sectionIndex && $0.function.start == callee.start }) {
-                return placed.start
-            }
+            if let start = placed[FunctionKey(callee)] { return start }
             let start = instructions.count
             layout.append((callee, start))
+            placed[FunctionKey(callee)] = start
             instructions += section.instructions[callee.start..<callee.start + callee.count]
             return start
         }
@@ -122,9 +185,21 @@ struct ProgramLinker {
 
     /// Lays out `entry`, then every function it reaches (breadth first),
     /// fixing calls and collecting relocations as it goes.
-    private func link(entry: Function, in entrySection: CodeSection) throws(ObjectReadError) -> ProgramSpec {
-        var assembly = Assembly(instructions: Array(entrySection.instructions[entry.start..<entry.start + entry.count]),
-                                layout: [(entry, 0)])
+    /// `slotLimit` is what this program may grow to; `linkedSoFar`, the
+    /// programs before it (both for the error message).
+    private func link(entry: Function, in entrySection: CodeSection, slotLimit: Int,
+                      linkedSoFar: Int) throws(ObjectReadError) -> ProgramSpec {
+        var assembly = Assembly(entry: entry, in: entrySection)
+        func checkSize(_ adding: String) throws(ObjectReadError) {
+            let count = assembly.instructions.count
+            guard count > slotLimit else { return }
+            let reason = slotLimit < limits.program
+                ? "with the \(linkedSoFar) instructions of the programs before it, all programs together exceed \(limits.total) instructions after linking"
+                : "\(count) instructions, more than the kernel's limit of \(limits.program) per program"
+            throw ObjectReadError(section: entrySection.header.displayName, offset: UInt64(entry.start) * 8,
+                                  reason: "program \(entry.name) \(adding): \(reason)")
+        }
+        try checkSize("is too big")
         var next = 0
         while next < assembly.layout.count {
             let (function, start) = assembly.layout[next]
@@ -162,6 +237,7 @@ struct ProgramLinker {
                         throw fail("call to instruction \(targetSlot) of \(targetSection.header.displayName), which does not start a function")
                     }
                     let calleeStart = assembly.start(of: callee, from: targetSection)
+                    try checkSize("with \(callee.name) linked in")
                     guard let relative = Int32(exactly: calleeStart - (programSlot + 1)) else {
                         throw fail("call distance does not fit 32 bits")
                     }
@@ -184,45 +260,5 @@ struct ProgramLinker {
                            kind: ProgramKind(sectionName: entrySection.header.name),
                            instructions: assembly.instructions, entryLength: entry.count,
                            relocations: assembly.relocations, funcInfo: funcInfo, lineInfo: lineInfo)
-    }
-
-    /// The `.BTF.ext` records of every function in the layout, moved from
-    /// section byte offsets to program slots.
-    private func btfExtRecords(for layout: [(function: Function, start: Int)]) throws(ObjectReadError)
-        -> (funcInfo: [FuncInfo], lineInfo: [LineInfo]) {
-        var funcInfo: [FuncInfo] = []
-        var lineInfo: [LineInfo] = []
-        for (function, start) in layout {
-            guard let section = codeSections[function.sectionIndex],
-                  let records = lineAndFuncInfo[section.header.name] else { continue }
-            for record in records.funcInfo {
-                if let slot = try programSlot(record.instructionOffset, function: function, start: start, section: section) {
-                    funcInfo.append(FuncInfo(instructionOffset: slot, typeID: record.typeID))
-                }
-            }
-            for record in records.lineInfo {
-                if let slot = try programSlot(record.instructionOffset, function: function, start: start, section: section) {
-                    var moved = record
-                    moved.instructionOffset = slot
-                    lineInfo.append(moved)
-                }
-            }
-        }
-        funcInfo.sort { $0.instructionOffset < $1.instructionOffset }
-        lineInfo.sort { $0.instructionOffset < $1.instructionOffset }
-        return (funcInfo, lineInfo)
-    }
-
-    /// Converts a `.BTF.ext` byte offset in the section to a slot in the
-    /// program, or nil when the record belongs to another function.
-    private func programSlot(_ byteOffset: UInt32, function: Function, start: Int,
-                             section: CodeSection) throws(ObjectReadError) -> UInt32? {
-        let sectionSlot = Int(byteOffset / 8)
-        guard sectionSlot >= function.start, sectionSlot < function.start + function.count else { return nil }
-        guard byteOffset % 8 == 0 else {
-            throw ObjectReadError(section: BTFExtParser.section, offset: 0,
-                                  reason: "record for \(section.header.displayName) at byte \(byteOffset) is not on an instruction boundary")
-        }
-        return UInt32(exactly: start + sectionSlot - function.start)
     }
 }

@@ -25,6 +25,8 @@ public struct ProgramListing: Sendable, Equatable {
                                      uniquingKeysWith: { first, _ in first })
         let linesByIndex = Dictionary(program.lineInfo.map { (Int($0.instructionOffset), $0) },
                                       uniquingKeysWith: { first, _ in first })
+        var variableNames = VariableNames(maps: object.maps)
+        var sourceText = object.btf.map { SourceText(strings: $0.strings) }
 
         var lines: [Line] = []
         var index = 0
@@ -33,19 +35,18 @@ public struct ProgramListing: Sendable, Equatable {
             if let label = labels[index] { lines.append(.label(label)) }
             // Line 0 marks compiler-made code with no source line; a repeat of
             // the line just shown adds nothing.
-            if let info = linesByIndex[index], let btf = object.btf, info.line != 0,
+            if let info = linesByIndex[index], sourceText != nil, info.line != 0,
                lastSource.map({ $0.file != info.fileNameOffset || $0.line != info.line }) ?? true {
                 lastSource = (info.fileNameOffset, info.line)
-                let path = btf.string(at: info.fileNameOffset) ?? "?"
-                let file = path.split(separator: "/").last.map(String.init) ?? path
-                let text = (btf.string(at: info.lineOffset) ?? "").trimmingSpaces
+                let file = sourceText?.fileBaseName(at: info.fileNameOffset) ?? "?"
+                let text = sourceText?.lineText(at: info.lineOffset) ?? ""
                 lines.append(.source(file: file, line: info.line, text: text))
             }
             let instruction = program.instructions[index]
             let next = index + 1 < program.instructions.count ? program.instructions[index + 1] : nil
             var annotations = Disassembler.Annotations(relocation: relocations[index])
             if case .mapValue(let mapName, let offset)? = relocations[index] {
-                annotations.variableName = object.map(named: mapName)?.variables.first { $0.offset == offset }?.name
+                annotations.variableName = variableNames.name(inMap: mapName, at: offset)
             }
             if let target = Self.jumpTarget(of: instruction, at: index) {
                 annotations.targetLabel = labels[target]
@@ -88,34 +89,67 @@ public struct ProgramListing: Sendable, Equatable {
     /// Names for slots: the program and its subprograms by function name, the
     /// compiler's local labels (LBB0_2, ...) from the symbol table where the
     /// slot maps back to the section, and `L<slot>` for any other jump target.
+    ///
+    /// Symbols, sections and relocations come from the file, so every lookup
+    /// here is by dictionary or binary search: the listing stays linear in the
+    /// program's size however many symbols and calls a hostile object holds.
     static func labels(for program: ProgramSpec, object: ObjectSpec) -> [Int: String] {
         var labels: [Int: String] = [0: program.name]
-        // (section index, first byte in the section, first slot, slot count) per function copy.
+        // Where each copied function's bytes came from: (section index, first
+        // byte in the section, first slot in the program, slot count).
         var regions: [(section: Int, byteStart: UInt64, slotStart: Int, count: Int)] = []
-        func functionSymbol(named name: String, sectionName: String? = nil) -> Symbol? {
-            object.symbols.first { symbol in
-                symbol.type == ELF.symbolFunction && symbol.name == name &&
-                    (sectionName == nil || object.sections.first { $0.index == Int(symbol.sectionIndex) }?.name == sectionName)
-            }
+        var regionStarts = Set<Int>()
+        var sectionNames: [Int: String] = [:]
+        for section in object.sections where sectionNames[section.index] == nil {
+            sectionNames[section.index] = section.name
         }
-        if let entry = functionSymbol(named: program.name, sectionName: program.sectionName) {
+        var firstFunctionNamed: [String: Symbol] = [:]
+        for symbol in object.symbols where symbol.type == ELF.symbolFunction && firstFunctionNamed[symbol.name] == nil {
+            firstFunctionNamed[symbol.name] = symbol
+        }
+        let entry = object.symbols.first { symbol in
+            symbol.type == ELF.symbolFunction && symbol.name == program.name &&
+                sectionNames[Int(symbol.sectionIndex)] == program.sectionName
+        }
+        if let entry {
             regions.append((Int(entry.sectionIndex), entry.value, 0, program.entryLength))
+            regionStarts.insert(0)
         }
         for relocation in program.relocations {
             guard case .call(let function, let start) = relocation.target else { continue }
             labels[start] = function
-            if let symbol = functionSymbol(named: function), !regions.contains(where: { $0.slotStart == start }) {
+            if let symbol = firstFunctionNamed[function], regionStarts.insert(start).inserted {
                 regions.append((Int(symbol.sectionIndex), symbol.value, start, Int(clamping: symbol.size / 8)))
             }
         }
-        for symbol in object.symbols where symbol.type == ELF.symbolNoType && !symbol.name.isEmpty {
-            for region in regions where Int(symbol.sectionIndex) == region.section && symbol.value >= region.byteStart {
-                let slot = Int(clamping: (symbol.value - region.byteStart) / 8)
-                if slot < region.count, labels[region.slotStart + slot] == nil {
-                    labels[region.slotStart + slot] = symbol.name
+
+        // Local labels: the first symbol (in table order) that names a slot wins it.
+        var localLabels: [Int: [(value: UInt64, order: Int, name: String)]] = [:]
+        for (order, symbol) in object.symbols.enumerated() where symbol.type == ELF.symbolNoType && !symbol.name.isEmpty {
+            localLabels[Int(symbol.sectionIndex), default: []].append((symbol.value, order, symbol.name))
+        }
+        for key in localLabels.keys {
+            localLabels[key]?.sort { ($0.value, $0.order) < ($1.value, $1.order) }
+        }
+        var winners: [Int: (order: Int, name: String)] = [:]
+        for region in regions {
+            guard let candidates = localLabels[region.section] else { continue }
+            var position = Self.firstIndex(in: candidates, notBelow: region.byteStart)
+            while position < candidates.count {
+                let candidate = candidates[position]
+                let slot = (candidate.value - region.byteStart) / 8
+                guard slot < UInt64(region.count) else { break }
+                let programSlot = region.slotStart + Int(slot)
+                if winners[programSlot].map({ candidate.order < $0.order }) ?? true {
+                    winners[programSlot] = (candidate.order, candidate.name)
                 }
+                position += 1
             }
         }
+        for (slot, winner) in winners where labels[slot] == nil {
+            labels[slot] = winner.name
+        }
+
         var index = 0
         while index < program.instructions.count {
             let instruction = program.instructions[index]
@@ -126,12 +160,28 @@ public struct ProgramListing: Sendable, Equatable {
         }
         return labels
     }
+
+    /// The first position in `sorted` (by value) whose value is at least `value`.
+    private static func firstIndex(in sorted: [(value: UInt64, order: Int, name: String)], notBelow value: UInt64) -> Int {
+        var low = 0
+        var high = sorted.count
+        while low < high {
+            let middle = low + (high - low) / 2
+            if sorted[middle].value < value { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
 }
 
 extension String {
     /// Without leading and trailing spaces and tabs (no Foundation here).
+    /// Works on the UTF-8 bytes: both are ASCII, so the cut points are always
+    /// scalar boundaries.
     var trimmingSpaces: String {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        return String(self.drop(while: isSpace).reversed().drop(while: isSpace).reversed())
+        let bytes = utf8
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }),
+              let last = bytes.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(decoding: bytes[first...last], as: UTF8.self)
     }
 }
