@@ -9,7 +9,8 @@ struct RetransExporter: ParsableCommand {
         commandName: "retrans-exporter",
         abstract: "Count every TCP retransmission with eBPF and serve the counts to Prometheus.",
         version: version,
-        subcommands: [RunCommand.self, TailCommand.self, InspectCommand.self, CheckCommand.self],
+        subcommands: [RunCommand.self, TailCommand.self, InspectCommand.self, CheckCommand.self,
+                      BenchCommand.self, HotPathBenchCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }
