@@ -10,7 +10,7 @@ BIN := .build/$(CONFIG)/retrans-exporter
 FIXTURES := Tests/ELFReaderTests/Fixtures
 ARGS ?=
 
-.PHONY: all deps bpf build release test run fixtures fuzz clean
+.PHONY: all deps bpf build release test run fixtures fuzz bench clean
 
 all: build
 
@@ -55,6 +55,17 @@ fuzz:
 	cp $(FIXTURES)/*.o .build-fuzz/corpus/
 	.build-fuzz/release/ReaderFuzzer .build-fuzz/corpus -max_total_time=$(FUZZ_SECONDS) \
 	  -max_len=65536 -print_final_stats=1 -artifact_prefix=Tests/ELFReaderTests/FuzzRegressions/
+
+# Performance figures (docs/BENCHMARKS.md), on the release binary; needs root.
+# BENCH_ARGS passes options to scripts/bench/bench.py, e.g. BENCH_ARGS="--only storm,size".
+BENCH_DIR := .build/bench
+BENCH_ARGS ?=
+bench: release
+	mkdir -p $(BENCH_DIR)
+	$(CLANG) $(BPF_CFLAGS) -c scripts/bench/producer_bench.c -o $(BENCH_DIR)/producer_bench.o
+	$(CLANG) $(BPF_CFLAGS) -DFLOW_SWEEP -c scripts/bench/producer_bench.c -o $(BENCH_DIR)/producer_sweep.o
+	$(CC) -O2 -Wall -o $(BENCH_DIR)/getppid_driver scripts/bench/getppid_driver.c
+	python3 scripts/bench/bench.py --binary .build/release/retrans-exporter --bench-dir $(BENCH_DIR) $(BENCH_ARGS)
 
 clean:
 	rm -rf .build bpf/*.o
