@@ -10,7 +10,7 @@ BIN := .build/$(CONFIG)/retrans-exporter
 FIXTURES := Tests/ELFReaderTests/Fixtures
 ARGS ?=
 
-.PHONY: all deps bpf build release test run fixtures fuzz fuzz-build fuzz-seeds fuzz-ci fuzz-minimize clean
+.PHONY: all deps bpf build release test run fixtures fuzz fuzz-build fuzz-seeds fuzz-ci fuzz-minimize bench clean
 
 all: build
 
@@ -26,8 +26,12 @@ bpf/%.o: bpf/%.c bpf/bpf_defs.h bpf/retrans_event.h
 build: bpf
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS)
 
+# The static stdlib's link arguments export every symbol of the executable (-export-dynamic):
+# 750 KB of dynamic string table nobody looks up. Dropping it: -1.2 MB stripped, -1.2 MiB RSS
+# (docs/BENCHMARKS.md).
+RELEASE_LINK_FLAGS := -Xlinker --no-export-dynamic
 release: bpf
-	$(SWIFT) build -c release --static-swift-stdlib $(SWIFT_FLAGS)
+	$(SWIFT) build -c release --static-swift-stdlib $(RELEASE_LINK_FLAGS) $(SWIFT_FLAGS)
 
 test: bpf
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
@@ -90,6 +94,17 @@ fuzz-ci: fuzz-build fuzz-seeds
 # Shrinks a finding before it is committed: make fuzz-minimize INPUT=path
 fuzz-minimize: fuzz-build
 	$(call FUZZ_RUN,-minimize_crash=1 -runs=20000 -exact_artifact_path=$(INPUT).min $(INPUT))
+
+# Performance figures (docs/BENCHMARKS.md), on the release binary; needs root.
+# BENCH_ARGS passes options to scripts/bench/bench.py, e.g. BENCH_ARGS="--only storm,size".
+BENCH_DIR := .build/bench
+BENCH_ARGS ?=
+bench: release
+	mkdir -p $(BENCH_DIR)
+	$(CLANG) $(BPF_CFLAGS) -c scripts/bench/producer_bench.c -o $(BENCH_DIR)/producer_bench.o
+	$(CLANG) $(BPF_CFLAGS) -DFLOW_SWEEP -c scripts/bench/producer_bench.c -o $(BENCH_DIR)/producer_sweep.o
+	$(CC) -O2 -Wall -o $(BENCH_DIR)/getppid_driver scripts/bench/getppid_driver.c
+	python3 scripts/bench/bench.py --binary .build/release/retrans-exporter --bench-dir $(BENCH_DIR) $(BENCH_ARGS)
 
 clean:
 	rm -rf .build $(FUZZ_DIR) bpf/*.o

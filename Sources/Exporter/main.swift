@@ -8,7 +8,8 @@ import Musl
 enum RetransExporter {
     static let version = "0.1.0"
     static let commands: [any ExporterCommand.Type] = [
-        RunCommand.self, TailCommand.self, InspectCommand.self, CheckCommand.self, BenchCommand.self,
+        RunCommand.self, TailCommand.self, InspectCommand.self, CheckCommand.self,
+        BenchCommand.self, HotPathBenchCommand.self,
     ]
 }
 

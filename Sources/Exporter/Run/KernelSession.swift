@@ -20,6 +20,9 @@ struct KernelOptions: Sendable {
 /// `close()` undoes it in reverse: detach first, then stop reading, then free the maps.
 struct KernelSession<Sink: PerfEventSink>: ~Copyable {
     static var programName: String { "tcp_retransmit_skb" }
+    /// The tracepoint whose format tells whether `err` exists. The program itself attaches to
+    /// the tracepoint its section names (`attachment` says which): `make bench` loads a stand-in
+    /// object whose program of this name sits on syscalls/sys_enter_getppid.
     static var tracepoint: (category: String, name: String) { ("tcp", "tcp_retransmit_skb") }
 
     let object: LoadedObject

@@ -69,6 +69,8 @@ struct RunCommand: ExporterCommand {
         }
 
         let session = try openSession(flows: flows, stoppingOnFailure: server)
+        // For `make bench` (exec -> attached): the clock is the one a launcher can read before exec.
+        logger.debug("program attached", metadata: ["attached_monotonic_ns": "\(MonotonicClock.nanoseconds())"])
         let statistics = KernelStatisticsReader(object: session.object, poller: session.poller, logger: logger)
         let poller = session.poller
         kernelHooks.install(drain: { poller.drain() }, statistics: { statistics.read() })
@@ -90,7 +92,7 @@ struct RunCommand: ExporterCommand {
 
         logger.info("""
             attached \(KernelSession<FlowSink>.programName) to tracepoint \
-            \(KernelSession<FlowSink>.tracepoint.category)/\(KernelSession<FlowSink>.tracepoint.name) \
+            \(session.attachment.category)/\(session.attachment.name) \
             via \(session.attachment.method.rawValue); \(poller.cpus.count) CPU rings of \
             \(poller.ringDataSize >> 10) KiB; object \(session.objectOrigin); \
             failed retransmissions \(session.tracepointHasErr ? "reported apart" : "not reported by this kernel"); \
