@@ -27,8 +27,7 @@ build: bpf
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS)
 
 # The static stdlib's link arguments export every symbol of the executable (-export-dynamic):
-# 750 KB of dynamic string table nobody looks up. Dropping it: -1.2 MB stripped, -1.2 MiB RSS
-# (docs/BENCHMARKS.md).
+# 750 KB of dynamic string table nobody looks up. Dropping it: -1.1 MB stripped (docs/BENCHMARKS.md).
 RELEASE_LINK_FLAGS := -Xlinker --no-export-dynamic
 release: bpf
 	$(SWIFT) build -c release --static-swift-stdlib $(RELEASE_LINK_FLAGS) $(SWIFT_FLAGS)
