@@ -25,6 +25,12 @@ struct RunCommand: ParsableCommand {
             help: "Flow series kept before new flows go to one overflow series (bounds memory).")
     var maxSeries = 10_000
 
+    @Option(name: .customLong("run-as-user"),
+            help: ArgumentHelp("Once attached, switch to this user (every capability is dropped either way).",
+                               valueName: "user"),
+            transform: { try UserAccount.lookup($0) })
+    var runAsUser: UserAccount?
+
     @Option(name: .customLong("log.level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -95,6 +101,13 @@ struct RunCommand: ParsableCommand {
             serving http://\(listenAddress)\(telemetryPath)
             """)
         for warning in session.object.warnings { logger.warning("\(warning)") }
+        do {
+            let dropped = try Privileges.dropAll(switchingTo: runAsUser)
+            logger.info("\(dropped)")
+        } catch {
+            server.shutdown(); session.close(); ringThread.join(); statistics.close()
+            throw commandFailure(error)
+        }
 
         let signal = TerminationSignals.wait()
         logger.info("signal \(signal): detaching and stopping")
