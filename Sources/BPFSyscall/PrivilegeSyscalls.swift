@@ -80,11 +80,13 @@ public struct ThreadPrivilegeDrop: Sendable, Equatable {
 /// A drop that failed on some thread: which step, which errno.
 public struct PrivilegeDropError: Error, Sendable, Equatable, CustomStringConvertible {
     public var step: String
-    public var errno: Int32
+    /// nil when no call failed but the threads did not answer.
+    public var errno: Int32?
     /// The thread, when it was not the calling one.
     public var threadID: Int32?
 
     public var description: String {
+        guard let errno else { return step }
         var text = "\(step) failed: \(Errno.describe(errno))"
         if let threadID { text += " on thread \(threadID)" }
         if errno == EPERM {
@@ -104,7 +106,7 @@ public struct PrivilegeDropError: Error, Sendable, Equatable, CustomStringConver
         self.threadID = threadID
     }
 
-    public init(step: String, errno: Int32, threadID: Int32? = nil) {
+    public init(step: String, errno: Int32?, threadID: Int32? = nil) {
         self.step = step
         self.errno = errno
         self.threadID = threadID
@@ -222,9 +224,9 @@ public enum PrivilegeSyscalls {
             guard clock.now < deadline else {
                 // A thread that blocks the signal never runs the handler.
                 throw PrivilegeDropError(
-                    step: "signal \(cbpf_privilege_signal_number()) to threads \(signalled)"
-                        + " (\(finished) of \(signalled.count) answered within \(timeout))",
-                    errno: ETIMEDOUT)
+                    step: "only \(finished) of threads \(signalled) ran the drop within \(timeout): a thread"
+                        + " blocking signal \(cbpf_privilege_signal_number()) never runs it",
+                    errno: nil)
             }
             usleep(1_000)
         }
