@@ -82,4 +82,62 @@ struct LossAccountingTests {
               + " = lost \(Int(finalLost)); \(scrapesDuringBurst) scrapes served during the burst")
         #expect(exporter.stop() == 0, "\(exporter.log)")
     }
+
+    /// The loss no ring can show: a tracepoint hit while another BPF program runs on the same
+    /// CPU (here the overload producer, busy on every CPU) is skipped by the kernel and counted
+    /// only in the program's `recursion_misses`. The exporter exports it, so that every hit
+    /// ftrace saw is either counted or declared missed.
+    @Test func hitsSkippedWhileAnotherBPFProgramRunsAreCountedAsMisses() throws {
+        let port: UInt16 = 7713
+        let lab = try VethNamespaces.create(name: "rtx-hd-miss", ipv4Network: "10.203.7", ipv6Network: "fd00:203::7")
+        defer { lab.delete() }
+        try lab.dropInbound(port: port, oneIn: 10)
+        // Every hit on the host, over a window that contains the exporter's whole life: if they
+        // are all the test flow's, the identity below must hold exactly.
+        let everything = try FtraceCounter.create(name: "rtx-hd-miss-all", filter: nil, bufferKilobytesPerCPU: 8192)
+        defer { everything.remove() }
+        let ftrace = try FtraceCounter.create(name: "rtx-hd-miss", filter: FtraceCounter.portFilter(port))
+        defer { ftrace.remove() }
+
+        let exporter = try RunningExporter(port: 21367)
+        defer { exporter.stop() }
+        try exporter.waitForLog()
+        let busy = try RunningExporter(port: 21368, arguments: ["--bpf.object", Self.object])
+        defer { busy.stop() }
+        try busy.waitForLog()
+        let cpus = try CPUList.online().cpus
+        let bursts = try cpus.map { try Self.burst(cpu: $0, count: 30_000_000) }
+        defer { for burst in bursts { burst.kill() } }
+
+        // Misses need a retransmission from an interrupt (a timer, an ACK) landing while the other
+        // program runs: a few percent of hits here, so keep lossy traffic going for a while.
+        let started = Date()
+        var transfers = 0
+        while Date().timeIntervalSince(started) < 15 {
+            try BulkTransfer(lab: lab, family: .ipv4, port: port, bytes: 8 << 20).run()
+            transfers += 1
+        }
+        lab.delete()
+        let metrics = try exporter.scrape()
+        #expect(exporter.stop() == 0)
+        let all = try everything.stopAndCount()
+        let hits = try ftrace.stopAndCount()
+        let truth = FtraceRetransmissions(lines: try ftrace.lines())
+
+        let flow: ([String: String]) -> Bool = { $0["src_port"] == "\(port)" || $0["dst_port"] == "\(port)" }
+        let counted = metrics.sum("tcp_retransmissions_total", where: flow)
+            + metrics.sum("tcp_retransmission_failures_total", where: flow)
+        let misses = try #require(metrics.value("retrans_exporter_bpf_recursion_misses_total"), "\(metrics)")
+        #expect(metrics.sum("retrans_exporter_samples_lost_total") == 0)
+        #expect(truth.succeeded + truth.failed == hits)
+        // What was counted happened; what happened and was not counted, the kernel declared missed.
+        #expect(counted <= Double(hits))
+        #expect(Double(hits) <= counted + misses, "\(hits) hits, \(counted) counted, \(misses) declared missed")
+        if all == hits {
+            #expect(Double(hits) == counted + misses, "no other traffic: every hit is counted or missed")
+        }
+        print("recursion misses: \(transfers) transfers, flow \(port) \(hits) hits (ftrace) = \(Int(counted)) counted"
+              + " + \(Int(misses)) missed"
+              + (all == hits ? "" : " (at most: \(all - hits) other hits on the host meanwhile)"))
+    }
 }

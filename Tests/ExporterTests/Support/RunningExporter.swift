@@ -17,7 +17,10 @@ final class RunningExporter: @unchecked Sendable {
     /// The log line `run` writes once privileges are dropped: the last step of startup.
     static let readyLine = "dropped every capability"
 
-    static var binary: String? { DeployTestPaths.exporterBinary }
+    /// The debug build next to the tests, or `RTX_HD_EXPORTER` (e.g. a release build, for RSS figures).
+    static var binary: String? {
+        ProcessInfo.processInfo.environment["RTX_HD_EXPORTER"] ?? DeployTestPaths.exporterBinary
+    }
 
     static var canRun: Bool { KernelTestEnvironment.isRoot && binary != nil && DeployTestPaths.which("curl") != nil }
     static let skipReason = "needs root, curl and the built retrans-exporter (swift build) next to the tests"
