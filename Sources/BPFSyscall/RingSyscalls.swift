@@ -54,9 +54,11 @@ enum RingSyscalls {
     private static func mmapAdvice(_ errno: Int32) -> String? {
         switch errno {
         case EPERM, EACCES:
-            return "the rings exceed the locked-memory limit for perf buffers (perf_event_mlock_kb, then "
-                + "RLIMIT_MEMLOCK): run as root or with CAP_PERFMON or CAP_IPC_LOCK, raise `ulimit -l`, "
-                + "or use smaller rings"
+            // Checked in perf_mmap: only CAP_IPC_LOCK lifts it (CAP_PERFMON and CAP_BPF do not).
+            return "the rings need more locked memory than this user may lock: beyond perf_event_mlock_kb "
+                + "(/proc/sys/kernel/perf_event_mlock_kb per online CPU, for all of the user's perf buffers) "
+                + "RLIMIT_MEMLOCK applies; give the exporter CAP_IPC_LOCK, raise its limit (ulimit -l, or "
+                + "LimitMEMLOCK= in a systemd unit), or use smaller rings"
         case ENOMEM:
             return "out of memory: use smaller rings"
         case EINVAL:

@@ -17,6 +17,7 @@
 #include <linux/perf_event.h>
 
 #include "retrans_event.h"
+#include "cbpf_privileges.h"
 
 /* ---- bpf(2) ------------------------------------------------------------ */
 

@@ -127,11 +127,15 @@ struct MetricsRenderer {
         writer.sample("retrans_exporter_series", value: UInt64(flows.seriesCount))
         writeOptional(
             "retrans_exporter_bpf_emitted_total", kernel.bpfEmitted,
-            help: "Events the BPF program wrote into the perf rings, all CPUs (should equal events received + samples lost).",
+            help: "Events the BPF program wrote into the perf rings, all CPUs (equals events received once the rings are read).",
             to: &writer)
         writeOptional(
             "retrans_exporter_bpf_emit_failed_total", kernel.bpfEmitFailed,
-            help: "Events the BPF program could not write into a perf ring (ring full or no reader), all CPUs.",
+            help: "Events the BPF program could not write into a perf ring (ring full), all CPUs; the kernel adds each to samples lost, reported in front of that CPU's next record.",
+            to: &writer)
+        writeOptional(
+            "retrans_exporter_bpf_recursion_misses_total", kernel.programRecursionMisses,
+            help: "Tracepoint hits the kernel did not run the BPF program for, because a BPF program was already running on that CPU (recursion_misses): retransmissions missed, not in any other count.",
             to: &writer)
         writeOptional(
             "retrans_exporter_bpf_run_count_total", kernel.programRunCount,

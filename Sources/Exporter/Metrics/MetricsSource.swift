@@ -12,17 +12,21 @@ struct KernelStatistics: Sendable, Equatable {
     var programRunCount: UInt64?
     /// Program info `run_time_ns`.
     var programRunTimeNanoseconds: UInt64?
+    /// Program info `recursion_misses`: tracepoint hits on which the kernel skipped the program
+    /// because a BPF program was already running on that CPU. Counted with or without statistics.
+    var programRecursionMisses: UInt64?
 
     init(
         samplesLostByCPU: [(cpu: Int, lost: UInt64)] = [], bpfEmitted: UInt64? = nil,
         bpfEmitFailed: UInt64? = nil, programRunCount: UInt64? = nil,
-        programRunTimeNanoseconds: UInt64? = nil
+        programRunTimeNanoseconds: UInt64? = nil, programRecursionMisses: UInt64? = nil
     ) {
         self.samplesLostByCPU = samplesLostByCPU
         self.bpfEmitted = bpfEmitted
         self.bpfEmitFailed = bpfEmitFailed
         self.programRunCount = programRunCount
         self.programRunTimeNanoseconds = programRunTimeNanoseconds
+        self.programRecursionMisses = programRecursionMisses
     }
 
     static func == (lhs: KernelStatistics, rhs: KernelStatistics) -> Bool {
@@ -30,6 +34,7 @@ struct KernelStatistics: Sendable, Equatable {
             && lhs.bpfEmitted == rhs.bpfEmitted && lhs.bpfEmitFailed == rhs.bpfEmitFailed
             && lhs.programRunCount == rhs.programRunCount
             && lhs.programRunTimeNanoseconds == rhs.programRunTimeNanoseconds
+            && lhs.programRecursionMisses == rhs.programRecursionMisses
     }
 }
 

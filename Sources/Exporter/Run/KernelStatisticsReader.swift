@@ -29,9 +29,12 @@ final class KernelStatisticsReader: Sendable {
             result.bpfEmitted = try? stats.perCPUCounters(index: 0).reduce(0) { $0 &+ $1.count }
             result.bpfEmitFailed = try? stats.perCPUCounters(index: 1).reduce(0) { $0 &+ $1.count }
         }
-        if runtimeStatistics != nil, let info = try? program?.info() {
-            result.programRunCount = info.runCount
-            result.programRunTimeNanoseconds = info.runTimeNanoseconds
+        if let info = try? program?.info() {
+            result.programRecursionMisses = info.recursionMisses
+            if runtimeStatistics != nil {
+                result.programRunCount = info.runCount
+                result.programRunTimeNanoseconds = info.runTimeNanoseconds
+            }
         }
         return result
     }

@@ -16,6 +16,8 @@ struct RunCommand: ExporterCommand {
                    help: "Flow series kept before new flows go to one overflow series (bounds memory)."),
             .value("log.level", "LEVEL", default: "info",
                    help: "trace, debug, info, notice, warning, error or critical."),
+            .value("run-as-user", "USER",
+                   help: "Once attached, switch to this user (every capability is dropped either way)."),
         ])
 
     var kernel: KernelFlags
@@ -24,6 +26,7 @@ struct RunCommand: ExporterCommand {
     var serverConfiguration: HTTPServerConfiguration
     var metricsConfiguration: MetricsConfiguration
     var logLevel: Logger.Level
+    var runAsUser: UserAccount?
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         kernel = try KernelFlags(arguments)
@@ -35,6 +38,7 @@ struct RunCommand: ExporterCommand {
         let maximumSeries = try arguments.integer("metrics.max-series", in: 0...MetricsConfiguration.seriesLimit)
         metricsConfiguration = MetricsConfiguration(labels: labels ?? .default, maximumSeries: maximumSeries ?? 10_000)
         logLevel = try arguments.choice("log.level", Logger.Level.self) ?? .info
+        runAsUser = try arguments.value("run-as-user", accepts: "a user name") { try UserAccount.lookup($0) }
         do {
             try serverConfiguration.validate()
         } catch {
@@ -99,6 +103,13 @@ struct RunCommand: ExporterCommand {
             serving http://\(listenAddress)\(telemetryPath)
             """)
         for warning in session.object.warnings { logger.warning("\(warning)") }
+        do {
+            let dropped = try Privileges.dropAll(switchingTo: runAsUser)
+            logger.info("\(dropped)")
+        } catch {
+            server.shutdown(); session.close(); ringThread.join(); statistics.close()
+            throw commandFailure(error)
+        }
 
         let signal = TerminationSignals.wait()
         logger.info("signal \(signal): detaching and stopping")

@@ -10,7 +10,9 @@ import Musl
 enum TerminationSignals {
     static func block() {
         var set = signalSet()
-        pthread_sigmask(SIG_BLOCK, &set, nil)
+        // SETMASK, not BLOCK: a mask inherited from the parent would otherwise block other
+        // signals in every thread, including the one that drops privileges on each thread.
+        pthread_sigmask(SIG_SETMASK, &set, nil)
         // A scrape client that hangs up must not kill the process.
         signal(SIGPIPE, SIG_IGN)
     }

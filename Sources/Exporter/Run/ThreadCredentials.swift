@@ -1,0 +1,45 @@
+import BPFSyscall
+
+/// The credential lines of a `/proc/<pid>/task/<tid>/status` file.
+struct ThreadCredentials: Equatable {
+    /// Real, effective, saved and filesystem ids.
+    var uids: [UInt32] = []
+    var gids: [UInt32] = []
+    var groups: [UInt32] = []
+    var capabilities: [String: UInt64] = [:]
+    var noNewPrivileges: Bool?
+
+    init(status: String) {
+        for line in status.split(separator: "\n") {
+            let parts = line.split(whereSeparator: { $0 == ":" || $0 == "\t" || $0 == " " })
+            guard let key = parts.first else { continue }
+            let values = parts.dropFirst()
+            switch key {
+            case "Uid": uids = values.compactMap { UInt32($0) }
+            case "Gid": gids = values.compactMap { UInt32($0) }
+            case "Groups": groups = values.compactMap { UInt32($0) }
+            case "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb":
+                if let value = values.first.flatMap({ UInt64($0, radix: 16) }) { capabilities[String(key)] = value }
+            case "NoNewPrivs": noNewPrivileges = values.first == "1"
+            default: break
+            }
+        }
+    }
+
+    /// What is left that `drop` should have removed, or nil.
+    func problem(after drop: ThreadPrivilegeDrop) -> String? {
+        var sets = ["CapInh", "CapPrm", "CapEff", "CapAmb"]
+        if drop.dropBoundingSet { sets.append("CapBnd") }
+        for set in sets {
+            guard let value = capabilities[set] else { return "\(set) missing from its status" }
+            if value != 0 { return "\(set) = \(String(value, radix: 16))" }
+        }
+        if noNewPrivileges != true { return "NoNewPrivs not set" }
+        if let user = drop.user {
+            if uids.count != 4 || uids.contains(where: { $0 != user.uid }) { return "Uid \(uids), expected \(user.uid)" }
+            if gids.count != 4 || gids.contains(where: { $0 != user.gid }) { return "Gid \(gids), expected \(user.gid)" }
+            if !groups.isEmpty { return "supplementary groups \(groups) remain" }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,143 @@
+import BPFSyscall
+import Foundation
+import KernelTestSupport
+import Testing
+
+/// Bounded memory under hostile traffic: a sweep of distinct flows (one SYN
+/// retransmission each: the receiver drops every SYN to the port) through the
+/// real exporter with --metrics.max-series. By default 100k flows with a cap of
+/// 10k (about 25 s here); `RTX_HD_FLOWS=20000 RTX_HD_MAX_SERIES=2000` makes it
+/// smaller for slow machines.
+@Suite(.serialized, .enabled(if: RunningExporter.canRun, "\(RunningExporter.skipReason)"))
+struct FlowCardinalityTests {
+    static let port = 7750
+    static let environment = ProcessInfo.processInfo.environment
+    static let flows = environment["RTX_HD_FLOWS"].flatMap(Int.init) ?? 100_000
+    static let maximumSeries = environment["RTX_HD_MAX_SERIES"].flatMap(Int.init) ?? 10_000
+    static let residentBudgetKiB = 30 * 1024
+    /// 50k source ports per source address, 10.203.7.11 upwards.
+    static let portsPerSource = 50_000
+
+    /// Opens `count` connections in batches, each from its own (source address, port),
+    /// waits until every SYN has been retransmitted once (initial RTO 1 s), closes them.
+    static let sweepScript = """
+        import resource, socket, sys, time
+        dst, port, count, per_source, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+        sources = sys.argv[6:]
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if hard != resource.RLIM_INFINITY and hard < batch + 256:
+            batch = hard - 256  # no CAP_SYS_RESOURCE to raise it (containers)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (batch + 256, hard))
+        flows = [(sources[i // per_source], 10000 + i % per_source) for i in range(count)]
+        for start in range(0, count, batch):
+            sockets = []
+            for source, sport in flows[start:start + batch]:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setblocking(False)
+                s.bind((source, sport))
+                s.connect_ex((dst, port))
+                sockets.append(s)
+            time.sleep(1.5)
+            for s in sockets:
+                s.close()
+        print(count)
+        """
+
+    @Test func sweepOfDistinctFlowsStaysWithinTheCapAndAccountsForEveryEvent() throws {
+        let lab = try VethNamespaces.create(name: "rtx-hd-flood", ipv4Network: "10.203.7", ipv6Network: "fd00:203::7")
+        defer { lab.delete() }
+        let sourceCount = (Self.flows + Self.portsPerSource - 1) / Self.portsPerSource
+        let sources = (0..<sourceCount).map { "10.203.7.\(11 + $0)" }
+        for source in sources { try lab.inSender(["ip", "addr", "add", "\(source)/24", "dev", "veth0", "nodad"]) }
+        // Every SYN to the port is dropped: each connection retransmits its SYN.
+        try lab.inReceiver(["nft", "add", "table", "inet", "rtxflood"])
+        try lab.inReceiver(["nft", "add", "chain", "inet", "rtxflood", "input",
+                            "{ type filter hook input priority 0; policy accept; }"])
+        try lab.inReceiver(["nft", "add", "rule", "inet", "rtxflood", "input", "tcp", "dport", "\(Self.port)", "drop"])
+
+        // About 200 bytes a record: room for every retransmission (SYN retries included) on one CPU.
+        let ftrace = try FtraceCounter.create(name: "rtx-hd-flood", filter: "dport == \(Self.port)",
+                                              bufferKilobytesPerCPU: max(8192, Self.flows * 3 / 5))
+        defer { ftrace.remove() }
+        let exporter = try RunningExporter(port: 21363, arguments: ["--metrics.max-series", "\(Self.maximumSeries)"])
+        defer { exporter.stop() }
+        try exporter.waitForLog()
+        let idle = try exporter.memory()
+
+        let started = Date()
+        let sweep = try lab.inSender(["python3", "-c", Self.sweepScript, lab.receiverIPv4, "\(Self.port)",
+                                      "\(Self.flows)", "\(Self.portsPerSource)", "20000"] + sources, timeout: 600)
+        #expect(sweep.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(Self.flows)")
+        let sweepSeconds = Date().timeIntervalSince(started)
+        lab.delete()  // no socket left to retransmit
+
+        _ = try ftrace.stopAndCount()  // throws if ftrace overran
+        var truth: [String: (succeeded: Int, failed: Int)] = [:]  // "saddr:sport" -> counts
+        for line in try ftrace.lines() {
+            guard let source = Self.field("saddr", in: line), let sport = Self.field("sport", in: line) else { continue }
+            let key = "\(source):\(sport)"
+            let failed = !line.hasSuffix(" err=0")
+            truth[key, default: (0, 0)].succeeded += failed ? 0 : 1
+            truth[key, default: (0, 0)].failed += failed ? 1 : 0
+        }
+        let swept = truth.values.reduce(0) { $0 + $1.succeeded + $1.failed }
+        #expect(truth.count == Self.flows, "every flow retransmitted at least once")
+
+        let metrics = try exporter.scrape()
+        let memory = try exporter.memory()
+        let received = try #require(metrics.value("retrans_exporter_events_received_total"))
+        let dropped = try #require(metrics.value("retrans_exporter_series_dropped_total"))
+        let series = try #require(metrics.value("retrans_exporter_series"))
+        let decodeErrors = try #require(metrics.value("retrans_exporter_decode_errors_total"))
+        let isOverflow: ([String: String]) -> Bool = { $0["src_ip"] == "overflow" }
+        let tracked = metrics.sum("tcp_retransmissions_total", where: { !isOverflow($0) })
+            + metrics.sum("tcp_retransmission_failures_total", where: { !isOverflow($0) })
+        let overflow = metrics.sum("tcp_retransmissions_total", where: isOverflow)
+            + metrics.sum("tcp_retransmission_failures_total", where: isOverflow)
+
+        // The cap holds, and the overflow series and the dropped counter account for the rest, exactly.
+        #expect(series == Double(Self.maximumSeries), "\(series) series")
+        #expect(metrics.series("tcp_retransmissions_total").filter { !isOverflow($0.labels) }.count
+                + metrics.series("tcp_retransmission_failures_total").filter { !isOverflow($0.labels) }.count
+                >= Self.maximumSeries)
+        #expect(dropped == overflow, "dropped \(dropped), overflow series \(overflow)")
+        #expect(tracked + dropped + decodeErrors == received, "tracked \(tracked) + dropped \(dropped) != \(received)")
+        #expect(metrics.sum("retrans_exporter_samples_lost_total") == 0)
+
+        // Against ftrace: each sweep flow the exporter tracks has exactly ftrace's count; the
+        // sweep's other events are all in the overflow series; anything else the exporter
+        // received came from other traffic on this host during the test.
+        var trackedSweep = 0.0
+        var trackedSweepFlows = 0
+        for sample in metrics.samples where sample.labels["dst_port"] == "\(Self.port)" && !isOverflow(sample.labels) {
+            let key = "\(sample.labels["src_ip"] ?? ""):\(sample.labels["src_port"] ?? "")"
+            let expected = try #require(truth[key], "series \(sample.labels) not in ftrace")
+            let count = sample.name == "tcp_retransmissions_total" ? expected.succeeded : expected.failed
+            #expect(sample.value == Double(count), "\(key) \(sample.name)")
+            trackedSweep += sample.value
+            if sample.name == "tcp_retransmissions_total" { trackedSweepFlows += 1 }
+        }
+        let foreign = received - Double(swept)
+        let sweepInOverflow = Double(swept) - trackedSweep
+        #expect(foreign >= 0, "received \(received) < ftrace's \(swept): events missed")
+        #expect(overflow >= sweepInOverflow && overflow - sweepInOverflow <= foreign,
+                "overflow \(overflow): sweep \(sweepInOverflow) + at most \(foreign) from other traffic")
+        if foreign == 0 { #expect(overflow == sweepInOverflow) }
+
+        #expect(memory.peakKiB <= Self.residentBudgetKiB, "peak RSS \(memory.peakKiB) KiB")
+        print("""
+            sweep: \(Self.flows) flows (\(sources.count) source addresses) in \(Int(sweepSeconds)) s, \(swept) \
+            retransmissions (ftrace); series \(Int(series)) (cap \(Self.maximumSeries); \(trackedSweepFlows) of them sweep flows, \
+            each equal to ftrace), overflow \(Int(overflow)) = dropped \(Int(dropped)); received \(Int(received)) \
+            (\(Int(foreign)) from other traffic); RSS idle \(idle.currentKiB) KiB, after \(memory.currentKiB) KiB, \
+            peak \(memory.peakKiB) KiB
+            """)
+        #expect(exporter.stop() == 0, "\(exporter.log)")
+    }
+
+    /// `name=value` from an ftrace line.
+    static func field(_ name: String, in line: String) -> Substring? {
+        guard let range = line.range(of: " \(name)=") else { return nil }
+        return line[range.upperBound...].prefix { $0 != " " }
+    }
+}
