@@ -34,7 +34,7 @@ release: bpf
 
 test: bpf
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
-	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build --no-parallel $(SWIFT_FLAGS)
 
 # Serves :2112 until Ctrl-C. Extra flags: make run ARGS="--web.listen-address :9435"
 run: build

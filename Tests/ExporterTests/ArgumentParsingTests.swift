@@ -30,7 +30,6 @@ import Testing
     @Test(arguments: [
         (["--cuont", "1", "f"], "unknown option '--cuont' (did you mean '--count'?)"),
         (["--count"], "'--count' needs a value (N)"),
-        (["--json", "--json", "f"], "'--json' given more than once"),
         (["--json=yes", "f"], "'--json' takes no value"),
         (["-x", "f"], "unknown option '-x'"),
         ([], "missing file"),
@@ -40,6 +39,11 @@ import Testing
         #expect(throws: UsageError(command: "demo", message: message)) {
             try ParsedArguments(arguments, for: Self.spec)
         }
+    }
+
+    @Test func aRepeatedOptionTakesTheLaterValue() throws {
+        let parsed = try ParsedArguments(["--count", "1", "--count=2", "f"], for: Self.spec)
+        #expect(parsed.value("count") == "2")
     }
 
     @Test func conversionFailuresNameTheOptionAndWhatItAccepts() throws {

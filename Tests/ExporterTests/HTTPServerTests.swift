@@ -120,7 +120,7 @@ import Testing
         defer { server.shutdown() }
         let result = try JSONDecoder().decode(Closing.self, from: HTTPProbe.run(["trickle", "21127", "0.1"]))
         let closedAfter = try #require(result.closed_after, "the server never closed the trickling connection")
-        #expect(closedAfter >= 0.9 && closedAfter < 2.5, "closed after \(closedAfter) s")
+        #expect(closedAfter >= 0.9 && closedAfter < 10, "closed after \(closedAfter) s")
     }
 
     @Test func idleConnectionsAreClosed() throws {
@@ -132,7 +132,7 @@ import Testing
         for mode in ["fresh", "after-request"] {
             let result = try JSONDecoder().decode(Closing.self, from: HTTPProbe.run(["idle", "21128", mode]))
             let closedAfter = try #require(result.closed_after, "idle connection (\(mode)) never closed")
-            #expect(closedAfter >= 0.9 && closedAfter < 2.5, "\(mode): closed after \(closedAfter) s")
+            #expect(closedAfter >= 0.9 && closedAfter < 10, "\(mode): closed after \(closedAfter) s")
         }
     }
 

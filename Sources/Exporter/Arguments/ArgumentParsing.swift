@@ -8,12 +8,12 @@ struct ParsedArguments: Sendable {
 
     /// Parses `arguments` (after the subcommand's name) against `command`.
     /// `--name value`, `--name=value`, flags, positionals, and `--` to end options.
+    /// An option given twice takes the later value.
     init(_ arguments: [String], for command: CommandSpec) throws(UsageError) {
         self.command = command
         for option in command.options {
             if case .value(_, let defaultValue?) = option.kind { values[option.name] = defaultValue }
         }
-        var given: Set<String> = []
         var index = 0
         var optionsEnded = false
         while index < arguments.count {
@@ -43,9 +43,7 @@ struct ParsedArguments: Sendable {
                 throw UsageError(command: command.name, message: "unknown option '--\(name)'"
                     + (Self.suggestion(for: name, in: command).map { " (did you mean '--\($0)'?)" } ?? ""))
             }
-            guard given.insert(name).inserted else {
-                throw UsageError(command: command.name, message: "'--\(name)' given more than once")
-            }
+            // Given twice, the later one wins: wrappers can append to a default command line.
             switch option.kind {
             case .flag:
                 guard inlineValue == nil else {

@@ -43,8 +43,11 @@ struct OptionSpec: Sendable {
 }
 
 /// A command line that does not fit the command: printed with a pointer to `--help`,
-/// exit code 2.
+/// exit code 64.
 struct UsageError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// EX_USAGE from sysexits.h, as swift-argument-parser used.
+    static let exitCode: Int32 = 64
+
     var command: String
     var message: String
 

@@ -7,7 +7,7 @@ import Musl
 /// A subcommand: its spec, how it reads its parsed arguments, what it does.
 protocol ExporterCommand {
     static var spec: CommandSpec { get }
-    /// Reads and checks the arguments; a bad value is a `UsageError` (exit code 2).
+    /// Reads and checks the arguments; a bad value is a `UsageError` (exit code 64).
     init(_ arguments: ParsedArguments) throws(UsageError)
     /// Throws `ExitStatus` for a chosen exit code, any other error for "error: …" and 1.
     func run() throws
@@ -43,9 +43,9 @@ enum CommandDispatcher {
             rest.removeFirst()
         } else if let first = rest.first, !first.hasPrefix("-") {
             writeStandardError("error: unknown command '\(first)'\nsee 'retrans-exporter --help'\n")
-            return 2
+            return UsageError.exitCode
         }
-        guard let command = chosen else { return 2 }
+        guard let command = chosen else { return UsageError.exitCode }
         if rest.prefix(while: { $0 != "--" }).contains(where: { $0 == "-h" || $0 == "--help" }) {
             print(HelpText.command(command.spec), terminator: "")
             return 0
@@ -56,7 +56,7 @@ enum CommandDispatcher {
             return 0
         } catch let usage as UsageError {
             writeStandardError("error: \(usage)\n")
-            return 2
+            return UsageError.exitCode
         } catch let status as ExitStatus {
             return status.code
         } catch {
