@@ -62,7 +62,9 @@ FUZZ_FLAGS ?=
 FUZZ_DIR := .build-fuzz
 FUZZ_ARTIFACTS := Tests/ELFReaderTests/FuzzRegressions/
 FUZZ_BUILD := -c release --scratch-path $(FUZZ_DIR) -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address
-FUZZ_RUN = RETRANS_FUZZ_SLOW_MS=$(FUZZ_SLOW_MS) $(FUZZ_DIR)/release/ReaderFuzzer $(1) \
+# SWIFT_BACKTRACE=enable=no: Swift's own crash handler would take the signal
+# first (and itself crash under ASan), so libFuzzer would never save the input.
+FUZZ_RUN = SWIFT_BACKTRACE=enable=no RETRANS_FUZZ_SLOW_MS=$(FUZZ_SLOW_MS) $(FUZZ_DIR)/release/ReaderFuzzer $(1) \
 	  -dict=fuzz/reader.dict -max_len=65536 -timeout=5 -rss_limit_mb=2048 \
 	  -print_final_stats=1 -artifact_prefix=$(FUZZ_ARTIFACTS) $(FUZZ_FLAGS)
 
