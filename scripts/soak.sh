@@ -24,9 +24,10 @@ Usage: sudo scripts/soak.sh [options]
   --http-port PORT     exporter's port on 127.0.0.1 (default 21370)
   --run-as-user NAME   passed to the exporter (default nobody; "" keeps root)
   --loss PCT           chaos loss (default 10)
-  --max-series N       the exporter's --metrics.max-series (default 100000: every chaos
-                       connection is a new series, and the count per port is exact only
-                       while none goes to the overflow series)
+  --max-series N       the exporter's --metrics.max-series (default 1000000: every chaos
+                       connection is a new series, and so is every flow of any other
+                       traffic on the host (other tests' port sweeps): the count per port
+                       is exact only while none goes to the overflow series)
   --output DIR         where samples.tsv, exporter.log, chaos.log go (default a new /tmp/rtx-hd-soak.XXXXXX)
 
 Exit status 0 when the exporter's count for the chaos port equals ftrace's, or falls short by
@@ -41,7 +42,7 @@ port=7790
 http_port=21370
 run_as_user=nobody
 loss=10
-max_series=100000
+max_series=1000000
 output=""
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)

@@ -81,6 +81,7 @@ struct FlowCardinalityTests {
             truth[key, default: (0, 0)].failed += failed ? 1 : 0
         }
         let swept = truth.values.reduce(0) { $0 + $1.succeeded + $1.failed }
+        let sweptFailures = truth.values.reduce(0) { $0 + $1.failed }
         #expect(truth.count == Self.flows, "every flow retransmitted at least once")
 
         let metrics = try exporter.scrape()
@@ -108,14 +109,16 @@ struct FlowCardinalityTests {
         // sweep's other events are all in the overflow series; anything else the exporter
         // received came from other traffic on this host during the test.
         var trackedSweep = 0.0
-        var trackedSweepFlows = 0
+        var trackedSweepFlows: Set<String> = []
+        var trackedSweepFailures = 0.0
         for sample in metrics.samples where sample.labels["dst_port"] == "\(Self.port)" && !isOverflow(sample.labels) {
             let key = "\(sample.labels["src_ip"] ?? ""):\(sample.labels["src_port"] ?? "")"
             let expected = try #require(truth[key], "series \(sample.labels) not in ftrace")
             let count = sample.name == "tcp_retransmissions_total" ? expected.succeeded : expected.failed
             #expect(sample.value == Double(count), "\(key) \(sample.name)")
             trackedSweep += sample.value
-            if sample.name == "tcp_retransmissions_total" { trackedSweepFlows += 1 }
+            trackedSweepFlows.insert(key)
+            if sample.name != "tcp_retransmissions_total" { trackedSweepFailures += sample.value }
         }
         let foreign = received - Double(swept)
         let sweepInOverflow = Double(swept) - trackedSweep
@@ -127,8 +130,8 @@ struct FlowCardinalityTests {
         #expect(memory.peakKiB <= Self.residentBudgetKiB, "peak RSS \(memory.peakKiB) KiB")
         print("""
             sweep: \(Self.flows) flows (\(sources.count) source addresses) in \(Int(sweepSeconds)) s, \(swept) \
-            retransmissions (ftrace); series \(Int(series)) (cap \(Self.maximumSeries); \(trackedSweepFlows) of them sweep flows, \
-            each equal to ftrace), overflow \(Int(overflow)) = dropped \(Int(dropped)); received \(Int(received)) \
+            retransmissions (ftrace, \(sweptFailures) of them failed: err != 0); series \(Int(series)) (cap \(Self.maximumSeries); \(trackedSweepFlows.count) of them sweep flows, \
+            each equal to ftrace, \(Int(trackedSweepFailures)) of their events failed retransmissions), overflow \(Int(overflow)) = dropped \(Int(dropped)); received \(Int(received)) \
             (\(Int(foreign)) from other traffic); RSS idle \(idle.currentKiB) KiB, after \(memory.currentKiB) KiB, \
             peak \(memory.peakKiB) KiB
             """)

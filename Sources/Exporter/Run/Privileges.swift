@@ -1,5 +1,4 @@
 import BPFSyscall
-import Logging
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
