@@ -10,7 +10,7 @@ BIN := .build/$(CONFIG)/retrans-exporter
 FIXTURES := Tests/ELFReaderTests/Fixtures
 ARGS ?=
 
-.PHONY: all deps bpf build release test run fixtures fuzz fuzz-build fuzz-seeds fuzz-ci fuzz-minimize bench clean
+.PHONY: all deps bpf build release test run fixtures fuzz fuzz-build fuzz-seeds fuzz-ci fuzz-coverage fuzz-minimize clean
 
 all: build
 
@@ -92,6 +92,20 @@ fuzz-ci: fuzz-build fuzz-seeds
 	rm -rf $(FUZZ_DIR)/corpus-ci && mkdir -p $(FUZZ_DIR)/corpus-ci
 	$(call FUZZ_RUN,$(FUZZ_DIR)/corpus-ci $(FUZZ_DIR)/seeds -max_total_time=60)
 
+# Line coverage of the reader by the corpus and seeds (llvm-cov of the
+# toolchain, whose profile format matches the compiler's).
+FUZZ_COV_DIR := .build-fuzz-cov
+TOOLCHAIN_BIN := $(dir $(shell command -v $(SWIFT)))
+fuzz-coverage: fuzz-seeds
+	$(SWIFT) build -c release --scratch-path $(FUZZ_COV_DIR) -Xswiftc -sanitize=fuzzer -Xcc -fsanitize=fuzzer-no-link \
+	  -Xswiftc -profile-generate -Xswiftc -profile-coverage-mapping --product ReaderFuzzer
+	rm -f $(FUZZ_COV_DIR)/reader.profraw
+	LLVM_PROFILE_FILE=$(FUZZ_COV_DIR)/reader.profraw SWIFT_BACKTRACE=enable=no \
+	  $(FUZZ_COV_DIR)/release/ReaderFuzzer $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds -runs=0 -max_len=65536
+	$(TOOLCHAIN_BIN)llvm-profdata merge -o $(FUZZ_COV_DIR)/reader.profdata $(FUZZ_COV_DIR)/reader.profraw
+	$(TOOLCHAIN_BIN)llvm-cov report $(FUZZ_COV_DIR)/release/ReaderFuzzer \
+	  -instr-profile=$(FUZZ_COV_DIR)/reader.profdata Sources/ELFReader
+
 # Shrinks a finding before it is committed: make fuzz-minimize INPUT=path
 fuzz-minimize: fuzz-build
 	$(call FUZZ_RUN,-minimize_crash=1 -runs=20000 -exact_artifact_path=$(INPUT).min $(INPUT))
@@ -108,4 +122,4 @@ bench: release
 	python3 scripts/bench/bench.py --binary .build/release/retrans-exporter --bench-dir $(BENCH_DIR) $(BENCH_ARGS)
 
 clean:
-	rm -rf .build $(FUZZ_DIR) bpf/*.o
+	rm -rf .build $(FUZZ_DIR) $(FUZZ_COV_DIR) bpf/*.o

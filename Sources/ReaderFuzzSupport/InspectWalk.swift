@@ -21,6 +21,11 @@ public enum InspectWalk {
         return digest
     }
 
+    /// Keeps a computed value alive without printing it.
+    public static func consume(_ text: String) {
+        if text.utf8.count == Int.min { print(text) }
+    }
+
     private static func visit(_ program: ProgramSpec, in object: ObjectSpec) -> Int {
         var digest = program.kind.attachPointDescription.utf8.count &+ Int(program.kind.programType ?? 0)
         let listing = ProgramListing(program: program, object: object)

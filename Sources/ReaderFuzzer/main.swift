@@ -12,7 +12,8 @@ import ReaderFuzzSupport
 func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
     let started = SlowInputGuard.cpuNanoseconds()
-    if let object = try? ObjectReader.read(bytes) {
+    do {
+        let object = try ObjectReader.read(bytes)
         let violations = SpecInvariants.violations(in: object)
         if !violations.isEmpty {
             // A crash, so libFuzzer keeps the input.
@@ -21,6 +22,9 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
             abort()
         }
         InspectWalk.visit(object)
+    } catch {
+        // What `inspect` prints for a malformed file.
+        InspectWalk.consume(error.description)
     }
     SlowInputGuard.check(startedAt: started)
     return 0

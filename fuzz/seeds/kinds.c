@@ -5,8 +5,8 @@
  * union, signed enum, FWD, float, DECL_TAG, TYPE_TAG, restrict, arrays of
  * structs; maps with key_size/value_size and map_flags; .rodata/.data/.bss
  * plus a named .data.* section; a subprogram called through a section
- * symbol; atomics, jmp32, signed compares, byte swaps. `make fuzz-seeds`
- * builds it.
+ * symbol; atomics (add, or, xor, xchg, cmpxchg), jmp32, signed compares,
+ * byte swaps. `make fuzz-seeds` builds it.
  */
 #include "bpf_defs.h"
 
@@ -82,6 +82,8 @@ int other(void *ctx)
 	enum direction d = backwards;
 	double *score = bpf_map_lookup_elem(&scores, &d);
 	__sync_fetch_and_xor(&hidden, 1);
+	__sync_lock_test_and_set(&counter, 9);
+	__sync_val_compare_and_swap(&hidden, 1, 2);
 	return score ? combine(2, -7) : step(0, still);
 }
 
