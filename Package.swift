@@ -46,7 +46,7 @@ let package = Package(
                     dependencies: ["BPFSyscall", "ELFReader", "CBPFSyscall", "KernelTestSupport", "CRingTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ExporterTests",
-                    dependencies: ["Exporter", "ELFReader", "BPFSyscall", "CBPFSyscall", "KernelTestSupport"],
+                    dependencies: ["Exporter", "ELFReader", "BPFSyscall", "CBPFSyscall", "KernelTestSupport", "CRingTestSupport"],
                     exclude: ["Golden", "Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

@@ -39,6 +39,8 @@ struct tcp_retransmit_skb_ctx {
  */
 const volatile __u32 tracepoint_has_err = 1;
 
+RETRANS_EVENT_LAYOUT;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
 	__uint(key_size, sizeof(__u32));

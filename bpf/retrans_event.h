@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The record the BPF program sends to user space for each hit of
- * tcp/tcp_retransmit_skb. Shared by bpf/retrans.c and the Swift decoder
- * (imported through the CBPFSyscall module); Tests check both sides agree.
+ * tcp/tcp_retransmit_skb. The Swift decoder (RetransEvent.Layout) reads these
+ * offsets, and the loader checks them against this struct's BTF in the object
+ * (RetransObjectBinding), which `retrans_event_layout` below makes clang emit.
  *
  *   offset size field
  *        0    8 timestamp_ns  CLOCK_BOOTTIME, ns (user space converts to wall time)
@@ -34,6 +35,14 @@ struct retrans_event {
 };
 
 #define RETRANS_EVENT_SIZE 56
+
+/*
+ * Declare this once in every object the exporter loads (bpf/retrans.c does):
+ * a pointer in .rodata costs 8 bytes and no map, and gives the object BTF for
+ * struct retrans_event, which is otherwise only a stack variable.
+ */
+#define RETRANS_EVENT_LAYOUT \
+	struct retrans_event *const volatile retrans_event_layout = 0
 
 /* Indexes of the per-CPU counters in the `stats` map. */
 enum retrans_stat {

@@ -1,8 +1,6 @@
 import ELFReader
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// Turns a `MapSpec` into a kernel map: resolves what the spec leaves to the

@@ -44,6 +44,7 @@ public final class PerfEventPoller<Sink: PerfEventSink>: Sendable {
     }
 
     private let state: Mutex<State>
+    private let syscalls: Syscalls
     private let epoll: FileDescriptor
     private let shutdown: FileDescriptor
     private let ringCount: Int
@@ -59,24 +60,26 @@ public final class PerfEventPoller<Sink: PerfEventSink>: Sendable {
     /// events alive (and the program writing) until the map itself is closed.
     public init(perfEventArray map: LoadedMap, cpus: [Int]? = nil, options: PerfRingOptions = PerfRingOptions(),
                 sink: sending Sink) throws(PerfRingError) {
-        let rings = try PerfRingSet.open(perfEventArray: map, cpus: cpus, options: options, syscalls: map.syscalls)
+        let syscalls = map.syscalls
+        let rings = try PerfRingSet.open(perfEventArray: map, cpus: cpus, options: options, syscalls: syscalls)
         let epoll: FileDescriptor
         let shutdown: FileDescriptor
         do {
-            epoll = try RingSyscalls.epollCreate()
+            epoll = try syscalls.createEpoll()
         } catch { throw .syscall(cpu: nil, error) }
         do {
-            shutdown = try RingSyscalls.eventFD()
+            shutdown = try syscalls.createEventFD()
         } catch { throw .syscall(cpu: nil, error) }
         do {
             for (index, ring) in rings.enumerated() {
-                try RingSyscalls.epollAdd(epollFD: epoll.rawValue, fd: ring.fd.rawValue, token: UInt64(index))
+                try syscalls.addToEpoll(epoll.rawValue, fd: ring.fd.rawValue, token: UInt64(index))
             }
-            try RingSyscalls.epollAdd(epollFD: epoll.rawValue, fd: shutdown.rawValue, token: Self.shutdownToken)
+            try syscalls.addToEpoll(epoll.rawValue, fd: shutdown.rawValue, token: Self.shutdownToken)
         } catch { throw .syscall(cpu: nil, error) }
         self.cpus = rings.map(\.cpu)
         self.ringCount = rings.count
         self.ringDataSize = rings.first?.dataSize ?? 0
+        self.syscalls = syscalls
         self.epoll = epoll
         self.shutdown = shutdown
         self.state = Mutex(State(rings: rings, sink: sink))
@@ -93,7 +96,7 @@ public final class PerfEventPoller<Sink: PerfEventSink>: Sendable {
         var nextDrain = drainInterval.map { clock.now + $0 }
         while true {
             let timeout = nextDrain.map { Self.milliseconds(until: $0, clock: clock) } ?? -1
-            let ready = try RingSyscalls.epollWait(epollFD: epoll.rawValue, events: events, timeoutMilliseconds: timeout)
+            let ready = try syscalls.waitForEvents(epoll.rawValue, into: events, timeoutMilliseconds: timeout)
             var drainAll = false
             if let deadline = nextDrain, let interval = drainInterval {
                 let now = clock.now
@@ -121,13 +124,23 @@ public final class PerfEventPoller<Sink: PerfEventSink>: Sendable {
 
     /// Wakes `run` and makes it return; later `run` calls return at once.
     public func stop() {
-        RingSyscalls.signal(eventFD: shutdown.rawValue)
+        syscalls.signal(eventFD: shutdown.rawValue)
     }
 
     /// Reads every ring now, without waiting for a wakeup: for a timer or a scrape.
     @discardableResult
     public func drain() -> DrainSummary {
         state.withLock { Self.readAll(&$0) }
+    }
+
+    /// Reads every ring, then runs `body` on the sink and the rings' statistics, all under
+    /// one hold of the lock: what `body` sees includes every record published before the
+    /// call, and no record is half counted. For a scrape: drain and snapshot in one step.
+    public func drain<Result: Sendable>(then body: (inout Sink, [PerfRingStatistics]) -> Result) -> Result {
+        state.withLock { state in
+            _ = Self.readAll(&state)
+            return body(&state.sink, state.rings.map(\.statistics))
+        }
     }
 
     /// Runs `body` on the sink with the poller's lock held: no ring is read meanwhile.

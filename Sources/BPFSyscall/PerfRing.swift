@@ -1,8 +1,6 @@
 import CBPFSyscall
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// One CPU's perf ring: a `PERF_COUNT_SW_BPF_OUTPUT` event and its mmap'd
@@ -22,6 +20,7 @@ final class PerfRing {
     /// Our copy of `data_tail`: only we write it, so there is no need to read it back.
     private var tail: UInt64
     private(set) var statistics: PerfRingStatistics
+    private let syscalls: Syscalls
 
     init(cpu: Int, options: PerfRingOptions, syscalls: Syscalls = .kernel) throws(PerfRingError) {
         guard (0...PerfRingOptions.maximumDataPageExponent).contains(options.dataPageExponent) else {
@@ -44,7 +43,7 @@ final class PerfRing {
         let length = pageSize + dataSize
         let mapping: UnsafeMutableRawPointer
         do {
-            mapping = try RingSyscalls.mapShared(fd: fd.rawValue, length: length)
+            mapping = try syscalls.mapShared(fd: fd.rawValue, length: length, what: "perf ring")
         } catch { throw .syscall(cpu: cpu, error) }
         let metadata = mapping.bindMemory(to: perf_event_mmap_page.self, capacity: 1)
         // Kernels since 4.1 say where the data area is; it must be the part we mapped.
@@ -62,7 +61,7 @@ final class PerfRing {
             reader = try RingRecordReader(
                 data: UnsafeRawBufferPointer(start: mapping + dataOffset, count: reportedSize))
         } catch {
-            RingSyscalls.unmap(mapping, length: length)
+            syscalls.unmap(mapping, length: length)
             throw .badGeometry(cpu: cpu, offset: dataOffset, size: reportedSize, mapped: length)
         }
         self.cpu = cpu
@@ -73,10 +72,11 @@ final class PerfRing {
         self.reader = reader
         self.tail = metadata.pointee.data_tail
         self.statistics = PerfRingStatistics(cpu: cpu)
+        self.syscalls = syscalls
     }
 
     deinit {
-        RingSyscalls.unmap(mapping, length: mappingLength)
+        syscalls.unmap(mapping, length: mappingLength)
         // `fd` closes as it is destroyed, after the unmap.
     }
 
@@ -93,12 +93,10 @@ final class PerfRing {
     /// Sample bytes are valid only during `onSample`.
     @discardableResult
     func read(onSample: (UnsafeRawBufferPointer) -> Void) -> RingPass {
-        // Acquire: the record bytes before the head are visible once we see the head.
-        let head = cbpf_ring_load_head(metadata)
+        let head = RingPositions.loadHead(metadata)
         if head == tail { return RingPass() }
         let pass = reader.read(head: head, tail: tail, onSample: onSample)
-        // Release: our reads of the records finish before the kernel may overwrite them.
-        cbpf_ring_store_tail(metadata, head)
+        RingPositions.storeTail(metadata, head)
         tail = head
         statistics.add(pass)
         return pass

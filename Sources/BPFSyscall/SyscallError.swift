@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// A raw call that failed: which call, the errno, and what to do about it when the cause is known.
@@ -23,11 +21,33 @@ public struct SyscallError: Error, Sendable, Equatable, CustomStringConvertible 
         return text
     }
 
-    /// The advice for causes we know. One table, so every path says the same thing.
+    /// The advice for causes we know: the one errno-to-advice table, so `run`, `tail`
+    /// and `check` say the same thing. Matched on the call's name before any "(".
     static func advice(call: String, errno: Int32) -> String? {
-        switch (call, errno) {
+        let name = call.split(separator: "(", maxSplits: 1).first.map(String.init) ?? call
+        switch (name, errno) {
         case ("mount", EPERM):
             return "mounting tracefs needs root (CAP_SYS_ADMIN); or mount it yourself: mount -t tracefs nodev /sys/kernel/tracing"
+        case ("mmap", EPERM), ("mmap", EACCES):
+            // Checked in perf_mmap: only CAP_IPC_LOCK lifts it (CAP_PERFMON and CAP_BPF do not).
+            return "the rings need more locked memory than this user may lock: beyond perf_event_mlock_kb "
+                + "(/proc/sys/kernel/perf_event_mlock_kb per online CPU, for all of the user's perf buffers) "
+                + "RLIMIT_MEMLOCK applies; give the exporter CAP_IPC_LOCK, raise its limit (ulimit -l, or "
+                + "LimitMEMLOCK= in a systemd unit), or use smaller rings"
+        case ("mmap", ENOMEM):
+            return "out of memory: use smaller rings"
+        case ("mmap", EINVAL):
+            return "the ring size must be one page plus a power of two of pages"
+        case ("capset", EPERM), ("prctl", EPERM):
+            return "a capability may only be dropped, never gained"
+        case ("setgroups", EPERM), ("setresgid", EPERM):
+            return "switching user needs CAP_SETGID"
+        case ("setresuid", EPERM):
+            return "switching user needs CAP_SETUID"
+        case ("BPF_ENABLE_STATS", EPERM):
+            return "needs CAP_SYS_ADMIN"
+        case ("bind", EACCES):
+            return "ports below 1024 need root or CAP_NET_BIND_SERVICE"
         case (_, EPERM):
             return "needs root, or CAP_BPF + CAP_PERFMON"
         case ("perf_event_open", EACCES):
@@ -85,6 +105,9 @@ public enum Errno {
         case ERANGE: return "ERANGE"
         case ENOSYS: return "ENOSYS"
         case EOPNOTSUPP: return "EOPNOTSUPP"
+        case EADDRINUSE: return "EADDRINUSE"
+        case EADDRNOTAVAIL: return "EADDRNOTAVAIL"
+        case EAFNOSUPPORT: return "EAFNOSUPPORT"
         case ENOTSUPP: return "ENOTSUPP"
         default: return nil
         }

@@ -1,10 +1,5 @@
 // The attributes of the raw calls, as Swift values (the live `Syscalls` turns them into pointers).
 
-/// Which id space `nextID`/`fdByID` walk.
-public enum KernelObjectKind: String, Sendable {
-    case program, map, link
-}
-
 /// `BPF_MAP_CREATE` attributes. `btfFD` 0 means no BTF, and then the type ids must be 0 too.
 public struct MapCreateRequest: Sendable, Equatable {
     public var type: UInt32

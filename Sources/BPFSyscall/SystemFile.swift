@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// A file that could not be read, with the errno and the path.
@@ -44,7 +42,34 @@ public enum SystemFile {
         String(decoding: try readBytes(path), as: UTF8.self)
     }
 
+    /// nil when `path` exists, else the errno of stat(2). stat honours the effective
+    /// capabilities (CAP_DAC_READ_SEARCH); access(2) would check the real uid and ignore them.
+    public static func statusError(_ path: String) -> Int32? {
+        var info = stat()
+        return stat(path, &info) == 0 ? nil : errno
+    }
+
     public static func exists(_ path: String) -> Bool {
-        access(path, F_OK) == 0
+        statusError(path) == nil
+    }
+
+    /// The size stat(2) reports, nil when it fails.
+    public static func size(_ path: String) -> Int? {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : nil
+    }
+
+    /// The names in a directory, without `.` and `..`.
+    public static func directoryEntries(_ path: String) throws(FileReadError) -> [String] {
+        guard let directory = opendir(path) else { throw FileReadError(path: path, errno: errno) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 }

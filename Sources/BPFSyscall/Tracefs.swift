@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// Where the kernel's tracing filesystem is mounted, and what it says about tracepoints.
@@ -16,22 +14,21 @@ public struct Tracefs: Sendable, Equatable {
         self.root = root
     }
 
-    /// Finds a mounted tracefs (one with an `events` directory). When none is
-    /// found and we are root, mounts tracefs on the first candidate and uses it.
+    /// Finds a mounted tracefs (one with an `events` directory). When none is found,
+    /// mounts tracefs on the first candidate (needs CAP_SYS_ADMIN) and uses it.
+    /// The one discovery of tracefs: `run`, `tail` and `check` all come here.
     public static func locate(candidates: [String] = defaultCandidates, mountIfMissing: Bool = true,
                               syscalls: Syscalls = .kernel) throws(TracefsError) -> Tracefs {
         for candidate in candidates {
-            if access(candidate + "/events", F_OK) == 0 { return Tracefs(root: candidate) }
-            // Mounted, but mode 700: say so, rather than "not mounted".
-            if errno == EACCES { throw TracefsError.permissionDenied(path: candidate) }
+            switch SystemFile.statusError(candidate + "/events") {
+            case nil: return Tracefs(root: candidate)
+            // Mounted, but mode 700 and no CAP_DAC_READ_SEARCH: say so, rather than "not mounted".
+            case EACCES?: throw TracefsError.permissionDenied(path: candidate)
+            default: continue
+            }
         }
         guard mountIfMissing, let target = candidates.first else {
             throw TracefsError.notMounted(tried: candidates, mountFailure: nil)
-        }
-        guard geteuid() == 0 else {
-            throw TracefsError.notMounted(
-                tried: candidates,
-                mountFailure: SyscallError(call: "mount", errno: EPERM))
         }
         do {
             try syscalls.mountFilesystem(source: "nodev", target: target, type: "tracefs")
@@ -100,8 +97,8 @@ public enum TracefsError: Error, Sendable, Equatable, CustomStringConvertible {
             return "tracepoint \(category)/\(name) not found in \(tracefs)/events"
                 + ": tracefs not mounted or kernel lacks the tracepoint (see \(tracefs)/available_events)"
         case .permissionDenied(let path):
-            return "cannot read tracefs at \(path): permission denied (needs root, or CAP_BPF + CAP_PERFMON"
-                + " with read access to tracefs)"
+            return "cannot read tracefs at \(path): permission denied (tracefs is mode 0700: run as root,"
+                + " or grant CAP_DAC_READ_SEARCH besides CAP_BPF and CAP_PERFMON)"
         case .unreadable(let error):
             return "\(error)" + (error.errno == EACCES || error.errno == EPERM
                 ? " (reading tracefs needs root)" : "")

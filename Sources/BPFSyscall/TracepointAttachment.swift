@@ -1,8 +1,6 @@
 import CBPFSyscall
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// How a program is tied to its tracepoint's perf event.

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -259,6 +260,26 @@ int cbpf_eventfd(void)
 {
 	int ret = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return ret < 0 ? -errno : ret;
+}
+
+int cbpf_eventfd_signal(int fd)
+{
+	uint64_t one = 1;
+	return write(fd, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
+int cbpf_mmap_shared(int fd, size_t length, void **address)
+{
+	void *mapped = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mapped == MAP_FAILED)
+		return -errno;
+	*address = mapped;
+	return 0;
+}
+
+int cbpf_munmap(void *address, size_t length)
+{
+	return munmap(address, length) < 0 ? -errno : 0;
 }
 
 uint64_t cbpf_ring_load_head(const struct perf_event_mmap_page *page)

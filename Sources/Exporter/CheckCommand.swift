@@ -1,19 +1,37 @@
+import BPFSyscall
+
 /// `retrans-exporter check`: tells a new user what is missing before `run`
 /// fails with a stack of errors. Exits non-zero exactly when `run` would fail.
 struct CheckCommand: ExporterCommand {
     static let spec = CommandSpec(
         name: "check",
-        abstract: "Check that this machine and this user can run the exporter, and say how to fix what is missing.",
-        options: [.value("sys-root", "DIR", default: "/", help: "Look for /sys and /proc under DIR (tests).", hidden: true)])
+        abstract: "Do what `run` does before it serves (bind, load, attach, drop privileges), undo it, and say how to fix what fails.",
+        options: KernelFlags.options(drainIntervalDefault: "500ms") + [
+            .value("web.listen-address", "ADDRESS", default: ":2112",
+                   help: "The address `run` would listen on (bound and released again)."),
+            .value("run-as-user", "USER", help: "Check the switch to this user too, as `run --run-as-user` does."),
+            .value("sys-root", "DIR", default: "/", help: "Read the informational /proc and /sys files under DIR (tests).",
+                   hidden: true),
+        ])
 
+    var kernel: KernelFlags
+    var listenAddress: ListenAddress
+    var runAsUser: UserAccount?
     var sysRoot: String
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
+        kernel = try KernelFlags(arguments)
+        listenAddress = try arguments.value("web.listen-address", accepts: "host:port") {
+            try ListenAddress(parsing: $0)
+        } ?? .default
+        runAsUser = try arguments.value("run-as-user", accepts: "a user name") { try UserAccount.lookup($0) }
         sysRoot = arguments.value("sys-root") ?? "/"
     }
 
     func run() throws {
-        let results = Preflight(sysRoot: sysRoot).run()
+        let preflight = Preflight(sysRoot: sysRoot, kernel: kernel.kernelOptions, listenAddress: listenAddress,
+                                  runAsUser: runAsUser)
+        let results = preflight.run()
         print(Self.render(results))
         if results.contains(where: { $0.status == .fail }) {
             throw ExitStatus.failure

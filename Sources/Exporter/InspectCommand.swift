@@ -2,8 +2,6 @@ import BPFSyscall
 import ELFReader
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// `retrans-exporter inspect FILE.o`: the teaching view of a BPF object.

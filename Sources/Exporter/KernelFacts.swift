@@ -1,38 +1,3 @@
-/// Linux capability numbers (include/uapi/linux/capability.h).
-enum Capability: Int, Sendable, CaseIterable {
-    case dacReadSearch = 2
-    case sysAdmin = 21
-    case perfmon = 38
-    case bpf = 39
-
-    var name: String {
-        switch self {
-        case .dacReadSearch: "CAP_DAC_READ_SEARCH"
-        case .sysAdmin: "CAP_SYS_ADMIN"
-        case .perfmon: "CAP_PERFMON"
-        case .bpf: "CAP_BPF"
-        }
-    }
-}
-
-/// The effective capability set, as /proc/self/status shows it.
-struct CapabilitySet: Sendable, Equatable {
-    var mask: UInt64
-
-    func contains(_ capability: Capability) -> Bool {
-        mask & (UInt64(1) << UInt64(capability.rawValue)) != 0
-    }
-
-    /// Parses the `CapEff:` line of /proc/PID/status (hexadecimal).
-    static func effective(fromProcStatus status: String) -> CapabilitySet? {
-        for line in status.split(separator: "\n") where line.hasPrefix("CapEff:") {
-            let hex = KernelText.trimmed(line.dropFirst("CapEff:".count))
-            return UInt64(hex, radix: 16).map(CapabilitySet.init(mask:))
-        }
-        return nil
-    }
-}
-
 /// A kernel release such as "6.18.44-fc-v657", compared by major and minor.
 struct KernelVersion: Sendable, Equatable, Comparable {
     var major: Int

@@ -1,5 +1,6 @@
 import BPFSyscall
 import CBPFSyscall
+import CRingTestSupport
 import KernelTestSupport
 import Testing
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import BPFSyscall
 import CBPFSyscall
+import CRingTestSupport
 import Foundation
 import KernelTestSupport
 import Testing

@@ -15,8 +15,8 @@ enum ExpositionFixture {
             labels: try FlowLabelSelection(parsing: labels), maximumSeries: maximumSeries)
         return ExporterState(
             configuration: configuration, buildInfo: BuildInfo(version: version, swiftVersion: "6.3"),
-            source: MetricsSource(
-                kernelStatistics: { kernel },
+            source: FlowTableSource(
+                configuration: configuration, kernelStatistics: { kernel },
                 tcpSegments: { TCPSegmentCounters(sent: 1030, retransmitted: 17) }))
     }
 
@@ -44,9 +44,7 @@ enum ExpositionFixture {
     }
 
     static func exposition(_ state: ExporterState, events: [[UInt8]] = events) -> String {
-        state.flows.recordBatch { table in
-            for event in events { EventBytes.record(event, into: &table) }
-        }
+        EventBytes.record(events, into: state)
         var body = state.scrape()
         return body.readString(length: body.readableBytes) ?? ""
     }
@@ -112,7 +110,7 @@ enum ExpositionFixture {
     }
 
     @Test func kernelFamiliesAreLeftOutWhenUnknown() throws {
-        let state = ExporterState(buildInfo: BuildInfo(version: "0"), source: MetricsSource(tcpSegments: { nil }))
+        let state = ExporterState(buildInfo: BuildInfo(version: "0"), source: FlowTableSource())
         let text = ExpositionFixture.exposition(state, events: [])
         #expect(!text.contains("retrans_exporter_bpf_"))
         #expect(!text.contains("retrans_exporter_samples_lost_total"))

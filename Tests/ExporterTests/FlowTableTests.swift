@@ -115,11 +115,12 @@ import Testing
     }
 
     @Test func maximumSeriesIsBounded() throws {
-        try MetricsConfiguration(maximumSeries: 0).validate()
-        try MetricsConfiguration(maximumSeries: 10_000_000).validate()
-        #expect(throws: MetricsConfigurationError.maximumSeries(-1)) { try MetricsConfiguration(maximumSeries: -1).validate() }
-        #expect(throws: MetricsConfigurationError.maximumSeries(10_000_001)) {
-            try MetricsConfiguration(maximumSeries: 10_000_001).validate()
+        // The one check of the cap: the flag's parser (0 sends every event to the overflow series).
+        for accepted in ["0", "10000000"] {
+            #expect(throws: Never.self) { try RunCommand(ParsedArguments(["--metrics.max-series", accepted], for: RunCommand.spec)) }
+        }
+        for refused in ["-1", "10000001"] {
+            #expect(throws: UsageError.self) { try RunCommand(ParsedArguments(["--metrics.max-series", refused], for: RunCommand.spec)) }
         }
         var table = FlowTable(selection: .default, maximumSeries: 0)
         EventBytes.record(event(), into: &table)

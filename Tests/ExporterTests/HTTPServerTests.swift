@@ -11,7 +11,7 @@ import Testing
         configure: (inout HTTPServerConfiguration) -> Void = { _ in }
     ) throws -> MetricsHTTPServer {
         let state = try state ?? ExpositionFixture.state()
-        if state.flows.seriesCount == 0 { _ = ExpositionFixture.exposition(state) }
+        if EventBytes.seriesCount(of: state) == 0 { _ = ExpositionFixture.exposition(state) }
         var configuration = HTTPServerConfiguration(
             listenAddress: try ListenAddress(parsing: "127.0.0.1:\(port)"), telemetryPath: telemetryPath)
         configure(&configuration)
@@ -146,13 +146,13 @@ import Testing
         let renders = Atomic<Int>(0)
         let state = ExporterState(
             configuration: MetricsConfiguration(), buildInfo: BuildInfo(version: "test"),
-            source: MetricsSource(
-                prepareScrape: {
-                    // A slow drain: requests keep arriving (the event loop is free) and queue up.
-                    renders.add(1, ordering: .relaxed)
-                    usleep(20_000)
-                },
-                tcpSegments: { nil }))
+            source: FlowTableSource(kernelStatistics: {
+                // A slow collect (as a ring drain can be): requests keep arriving (the event loop
+                // is free) and queue up.
+                renders.add(1, ordering: .relaxed)
+                usleep(20_000)
+                return KernelStatistics()
+            }))
         _ = ExpositionFixture.exposition(state)
         let before = renders.load(ordering: .relaxed)
         let server = try startServer(port: 21129, state: state)
@@ -286,9 +286,9 @@ import Testing
     /// `events_received` and exactly one count under the same lock, so a torn read would break
     /// received == sum(series) + overflow + decode errors.
     @Test func scrapesDuringCountingSeeWholeUpdates() throws {
-        let state = ExporterState(
-            configuration: MetricsConfiguration(labels: .default, maximumSeries: 500),
-            buildInfo: BuildInfo(version: "test"), source: MetricsSource(tcpSegments: { nil }))
+        let configuration = MetricsConfiguration(labels: .default, maximumSeries: 500)
+        let source = FlowTableSource(configuration: configuration)
+        let state = ExporterState(configuration: configuration, buildInfo: BuildInfo(version: "test"), source: source)
         let records = MetricsBenchmark.syntheticRecords(count: 4096, flows: 1000)
         let stop = Atomic<Bool>(false)
         let writer = Thread {
@@ -296,7 +296,7 @@ import Testing
                 records.withUnsafeBytes { raw in
                     var offset = 0
                     while offset < raw.count {
-                        state.flows.recordBatch { table in
+                        source.withTable { table in
                             for _ in 0..<64 where offset < raw.count {
                                 table.record(sample: UnsafeRawBufferPointer(rebasing: raw[(offset + 12)..<(offset + 72)]))
                                 offset += 72

@@ -80,14 +80,15 @@ struct PrivilegeDropTests {
             CapBnd:\t0000000000000000
             CapAmb:\t0000000000000000
             """
-        let drop = ThreadPrivilegeDrop(lastCapability: 40, dropBoundingSet: true, user: (uid: 65534, gid: 65534))
+        let nobody = UserAccount(name: "nobody", uid: 65534, gid: 65534)
+        let drop = Privileges.Outcome(boundingSetDropped: true, user: nobody)
         #expect(ThreadCredentials(status: clean).problem(after: drop) == nil)
         let effective = clean.replacingOccurrences(of: "CapEff:\t0000000000000000", with: "CapEff:\t000001ffffffffff")
         #expect(ThreadCredentials(status: effective).problem(after: drop) == "CapEff = 1ffffffffff")
         let bounding = clean.replacingOccurrences(of: "CapBnd:\t0000000000000000", with: "CapBnd:\t000001ffffffffff")
         #expect(ThreadCredentials(status: bounding).problem(after: drop) == "CapBnd = 1ffffffffff")
         // Without CAP_SETPCAP the bounding set cannot be dropped, and is not asked for.
-        let keepBounding = ThreadPrivilegeDrop(lastCapability: 40, dropBoundingSet: false, user: (uid: 65534, gid: 65534))
+        let keepBounding = Privileges.Outcome(boundingSetDropped: false, user: nobody)
         #expect(ThreadCredentials(status: bounding).problem(after: keepBounding) == nil)
         let mayGainPrivileges = clean.replacingOccurrences(of: "NoNewPrivs:\t1", with: "NoNewPrivs:\t0")
         #expect(ThreadCredentials(status: mayGainPrivileges).problem(after: drop) == "NoNewPrivs not set")

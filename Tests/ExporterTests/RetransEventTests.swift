@@ -1,4 +1,4 @@
-import CBPFSyscall
+import CRingTestSupport
 import Testing
 @testable import Exporter
 

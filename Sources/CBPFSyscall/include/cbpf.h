@@ -16,7 +16,6 @@
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
 
-#include "retrans_event.h"
 #include "cbpf_privileges.h"
 
 /* ---- bpf(2) ------------------------------------------------------------ */
@@ -79,6 +78,15 @@ int cbpf_epoll_add(int epoll_fd, int fd, uint32_t events, uint64_t data);
 int cbpf_epoll_wait(int epoll_fd, struct epoll_event *events, int max_events,
                     int timeout_ms);
 int cbpf_eventfd(void);
+/* Adds one to the eventfd's counter (it becomes readable). 0 or -errno. */
+int cbpf_eventfd_signal(int fd);
+
+/* ---- mmap of a ring ----------------------------------------------------- */
+
+/* mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0): 0 with
+ * *address set, or -errno. */
+int cbpf_mmap_shared(int fd, size_t length, void **address);
+int cbpf_munmap(void *address, size_t length);
 
 /* ---- ring head and tail ------------------------------------------------- */
 

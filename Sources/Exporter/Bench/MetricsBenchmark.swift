@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 import BPFSyscall
 import NIOCore
@@ -16,13 +14,15 @@ enum MetricsBenchmark {
 
         // Memory first, before other figures leave freed memory in the heap.
         let before = ResidentMemory.kibibytes() ?? 0
-        let state = populatedState(series: 100_000)
+        let source = populatedSource(series: 100_000)
+        let state = ExporterState(configuration: source.configuration, buildInfo: BuildInfo(version: "bench"),
+                                  source: source)
         for _ in 0..<3 { state.scrape(chunkBytes: ScrapeCoordinator.chunkBytes) { _ in } }
         let after = ResidentMemory.kibibytes() ?? 0
         output("RSS with 100000 series after streamed scrapes: \(ResidentMemory.text()), "
             + "\(MetricsBenchmark.decimal(Double(after - before) / 1024, places: 1)) MiB more than before the "
             + "series existed   target <= 30 MB (whole exporter)")
-        output("flow table arrays at 100000 series: \(state.flows.approximateBytes / 1024) KiB")
+        output("flow table arrays at 100000 series: \(source.withTable { $0.approximateBytes } / 1024) KiB")
 
         output("times: thread CPU time (wall-clock time in brackets; it includes time the shared machine gave to others)")
         for (flows, maximumSeries) in [(1_000, 10_000), (10_000, 10_000), (100_000, 10_000)] {
@@ -88,7 +88,7 @@ enum MetricsBenchmark {
     /// Events/s (by thread CPU time, by wall time) for: walk the record framing, decode,
     /// count, in batches of 4096 under the lock.
     static func decodeAndCountRate(flows: Int, maximumSeries: Int, events: Int) -> (cpu: Double, wall: Double) {
-        let counter = FlowCounter(selection: .default, maximumSeries: maximumSeries)
+        let counter = FlowTableSource(configuration: MetricsConfiguration(maximumSeries: maximumSeries))
         let records = syntheticRecords(count: 16_384, flows: flows)
         // One pass to create the series, so the figure is the steady state.
         count(records, into: counter)
@@ -100,11 +100,11 @@ enum MetricsBenchmark {
         return (total / (Double(elapsed.cpu) / 1e9), total / (Double(elapsed.wall) / 1e9))
     }
 
-    private static func count(_ records: [UInt8], into counter: FlowCounter) {
+    private static func count(_ records: [UInt8], into counter: FlowTableSource) {
         records.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                counter.recordBatch { table in
+                counter.withTable { table in
                     var inBatch = 0
                     while inBatch < 4096, offset + 12 <= raw.count {
                         let size = Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self)))
@@ -126,14 +126,18 @@ enum MetricsBenchmark {
 
     /// A state with `series` distinct flows (v4 and v6), each with a count.
     static func populatedState(series: Int) -> ExporterState {
-        let state = ExporterState(
+        let source = populatedSource(series: series)
+        return ExporterState(configuration: source.configuration, buildInfo: BuildInfo(version: "bench"), source: source)
+    }
+
+    /// `series` distinct flows (v4 and v6), each with a count.
+    static func populatedSource(series: Int) -> FlowTableSource {
+        let source = FlowTableSource(
             configuration: MetricsConfiguration(labels: .default, maximumSeries: series),
-            buildInfo: BuildInfo(version: "bench"),
-            source: MetricsSource(
-                kernelStatistics: { KernelStatistics(samplesLostByCPU: [(0, 0), (1, 0)], bpfEmitted: 0, bpfEmitFailed: 0) },
-                tcpSegments: { TCPSegmentCounters(sent: 1, retransmitted: 0) }))
+            kernelStatistics: { KernelStatistics(samplesLostByCPU: [(0, 0), (1, 0)], bpfEmitted: 0, bpfEmitFailed: 0) },
+            tcpSegments: { TCPSegmentCounters(sent: 1, retransmitted: 0) })
         var generator = BenchmarkRandom(seed: 2)
-        state.flows.recordBatch { table in
+        source.withTable { table in
             for flow in 0..<series {
                 let isV6 = flow % 4 == 3
                 let source: IPAddress = isV6
@@ -149,7 +153,7 @@ enum MetricsBenchmark {
                 for _ in 0..<(1 + Int(generator.next() % 3)) { table.count(event) }
             }
         }
-        return state
+        return source
     }
 
     /// The first scrape (sorts every series), and medians of later ones (no new series), whole

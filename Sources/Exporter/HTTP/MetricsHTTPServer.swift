@@ -1,3 +1,4 @@
+import BPFSyscall
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -7,6 +8,8 @@ import NIOPosix
 ///
 /// One event-loop thread (the traffic is a scrape every few seconds; one thread keeps RSS low)
 /// and one scrape thread (rendering stays off the event loop; see `ScrapeCoordinator`).
+/// It serves on a socket bound before it starts (`ListeningSocket`, in start-up's privileged
+/// phase, before any thread exists); its threads start only once privileges are gone.
 final class MetricsHTTPServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let threadPool: NIOThreadPool
@@ -18,11 +21,29 @@ final class MetricsHTTPServer: Sendable {
     /// The bound address (with the real port when the configuration asked for port 0).
     var localAddress: SocketAddress? { channel.localAddress }
 
-    /// Binds and starts serving. Throws `HTTPServerConfigurationError` for a bad configuration
-    /// and `HTTPServerError` (e.g. "cannot listen on :2112: address already in use (...)") when
-    /// the address cannot be bound; nothing keeps running after a throw.
-    init(configuration: HTTPServerConfiguration, state: ExporterState, buildVersion: String = "",
-         logger: Logger = Logger(label: "retrans-exporter.http")) throws {
+    /// Binds `configuration.listenAddress` and serves on it: for tests, which have no
+    /// privileged phase. Throws `HTTPServerError` (e.g. "cannot listen on :2112: address
+    /// already in use (...)") when the address cannot be bound.
+    convenience init(configuration: HTTPServerConfiguration, state: ExporterState, buildVersion: String = "",
+                     logger: Logger = Logger(label: "retrans-exporter.http")) throws {
+        try self.init(socket: try Self.bind(configuration.listenAddress), configuration: configuration,
+                      state: state, buildVersion: buildVersion, logger: logger)
+    }
+
+    /// A listening socket for `address` (the privileged phase does this before anything else,
+    /// so that a busy port fails before anything is loaded into the kernel).
+    static func bind(_ address: ListenAddress) throws(HTTPServerError) -> BPFSyscall.FileDescriptor {
+        do throws(ListenError) {
+            return try ListeningSocket.open(host: address.host, port: UInt16(clamping: address.port))
+        } catch {
+            throw HTTPServerError.bindFailed(address, error)
+        }
+    }
+
+    /// Starts serving on `socket`, which is bound and listening (see `bind`); the server owns
+    /// it from now on. Nothing keeps running after a throw.
+    init(socket: consuming BPFSyscall.FileDescriptor, configuration: HTTPServerConfiguration, state: ExporterState,
+         buildVersion: String = "", logger: Logger = Logger(label: "retrans-exporter.http")) throws {
         try configuration.validate()
         self.configuration = configuration
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -42,8 +63,6 @@ final class MetricsHTTPServer: Sendable {
         }()
 
         let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // tcpOption, not socketOption: at SOL_SOCKET level option 1 is SO_DEBUG, which needs
             // CAP_NET_ADMIN and made every connection fail once privileges were dropped.
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -70,30 +89,20 @@ final class MetricsHTTPServer: Sendable {
                 }
             }
 
+        let descriptor = socket.release()
         do {
-            channel = try Self.bind(bootstrap, configuration.listenAddress)
+            channel = try bootstrap.withBoundSocket(descriptor).wait()
         } catch {
+            // The descriptor is NIO's now (it closes it with the channel it made, if any); this
+            // only happens on the way out, so it is not closed here a second time.
             try? threadPool.syncShutdownGracefully()
             try? group.syncShutdownGracefully()
-            throw HTTPServerError.bindFailed(configuration.listenAddress, error)
+            throw HTTPServerError.startFailed(configuration.listenAddress, error)
         }
         self.group = group
         self.threadPool = threadPool
         self.limiter = limiter
         self.coordinator = coordinator
-    }
-
-    /// `:port` binds the IPv6 wildcard, which takes IPv4 too (dual stack); where IPv6 is off,
-    /// the IPv4 wildcard.
-    private static func bind(_ bootstrap: ServerBootstrap, _ address: ListenAddress) throws -> any Channel {
-        if let host = address.host {
-            return try bootstrap.bind(host: host, port: address.port).wait()
-        }
-        do {
-            return try bootstrap.bind(host: "::", port: address.port).wait()
-        } catch let error as IOError where error.errnoCode == EAFNOSUPPORT || error.errnoCode == EADDRNOTAVAIL {
-            return try bootstrap.bind(host: "0.0.0.0", port: address.port).wait()
-        }
     }
 
     /// Stops accepting, closes every connection (a scrape being streamed is cut short), stops

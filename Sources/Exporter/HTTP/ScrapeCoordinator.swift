@@ -5,7 +5,7 @@ import Synchronization
 /// Runs scrapes on a thread of their own and streams each one to every request that waited
 /// for it.
 ///
-/// - Rendering (and `MetricsSource.prepareScrape`, which may wait for a ring drain) never runs
+/// - Rendering (and the ring drain a scrape starts with) never runs
 ///   on the event loop, so accepting, timeouts and other connections keep going meanwhile.
 /// - One scrape at a time. Requests that arrive during a scrape wait for the *next* one, which
 ///   starts as soon as the current one ends and serves all of them: every response reflects

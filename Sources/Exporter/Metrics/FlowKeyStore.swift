@@ -4,7 +4,7 @@
 /// large allocation are not resident, so an unused cap costs address space, not memory).
 ///
 /// Why unlocked reads are safe: the writer initialises entry `i` while holding the
-/// `FlowCounter` lock, *before* the table's series count becomes `i + 1`; a scrape learns the
+/// table's lock, *before* the table's series count becomes `i + 1`; a scrape learns the
 /// count under that same lock, so every entry below it was written before the scrape acquired
 /// the lock; and entries are never written again. A scrape holding the store therefore reads
 /// immutable memory. `FlowKey` is a trivial type: nothing to deinitialise.

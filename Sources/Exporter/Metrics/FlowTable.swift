@@ -8,7 +8,7 @@ struct SeriesCounts: Sendable, Equatable {
 
 /// The write side of the flow metrics: decodes samples and counts them per label set.
 ///
-/// Owned by whoever holds the `FlowCounter` lock (in practice the ring-reading thread). Series
+/// Owned by whoever holds the lock around it (the perf poller's, in `run`). Series
 /// are append-only: a series number, once given, names the same key for the life of the table,
 /// which lets a scrape copy only the keys it has not seen yet.
 struct FlowTable: Sendable {
@@ -31,9 +31,10 @@ struct FlowTable: Sendable {
     /// Samples that could not be decoded (too short, unknown family).
     private(set) var decodeErrors: UInt64 = 0
 
+    /// `maximumSeries`: 0...`MetricsConfiguration.seriesLimit`, as `--metrics.max-series` accepts.
     init(selection: FlowLabelSelection, maximumSeries: Int) {
         mask = FlowKeyMask(selection)
-        self.maximumSeries = min(max(0, maximumSeries), MetricsConfiguration.seriesLimit)
+        self.maximumSeries = maximumSeries
         index = FlowIndex(minimumCapacity: min(self.maximumSeries, 1024))
         keyStore = FlowKeyStore(capacity: self.maximumSeries)
         // Reserved once so the array never doubles past the cap (pages are touched only as

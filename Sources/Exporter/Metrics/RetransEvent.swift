@@ -19,9 +19,9 @@ struct RetransEvent: Sendable, Hashable {
     static let addressFamilyIPv4: UInt16 = 2
     static let addressFamilyIPv6: UInt16 = 10
 
-    /// The C layout, written out here on purpose: ExporterTests compares these offsets with the
-    /// ones clang computes for `struct retrans_event`, so a change to the header cannot go
-    /// unnoticed by the decoder.
+    /// The C layout, written out here on purpose: the loader compares these offsets with the
+    /// BTF of `struct retrans_event` in the object (`RetransObjectBinding`), so a change to the
+    /// header cannot go unnoticed by the decoder.
     enum Layout {
         static let timestampNanoseconds = 0
         static let state = 8
@@ -33,6 +33,13 @@ struct RetransEvent: Sendable, Hashable {
         static let sourceAddress = 24
         static let destinationAddress = 40
         static let size = 56
+
+        /// Member names in bpf/retrans_event.h and their offsets.
+        static let fields: [(name: String, offset: Int)] = [
+            ("timestamp_ns", timestampNanoseconds), ("state", state), ("err", error), ("family", family),
+            ("sport", sourcePort), ("dport", destinationPort), ("reserved", reserved),
+            ("saddr", sourceAddress), ("daddr", destinationAddress),
+        ]
     }
 
     /// Decodes one sample's raw bytes (little-endian, as the kernel wrote them). The perf ring

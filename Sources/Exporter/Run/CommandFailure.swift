@@ -1,8 +1,6 @@
 import BPFSyscall
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// Prints `error: ...` to stderr and returns exit status 1. A verifier rejection shows

@@ -38,10 +38,11 @@ struct KernelFlags: Sendable {
         verbose = arguments.flag("verbose")
     }
 
-    /// Loads, opens the rings, attaches; a failure becomes `error: ...` and exit status 1.
-    func openSession<Sink: PerfEventSink>(sink: sending Sink) throws -> KernelSession<Sink> {
+    /// Phase 1 (`KernelSession`); a failure becomes `error: ...` and exit status 1.
+    func openSession<Sink: PerfEventSink>(sink: sending Sink, steps: inout StartupSteps) throws
+        -> KernelSession<Sink> {
         do {
-            return try KernelSession(options: kernelOptions, sink: sink)
+            return try KernelSession(options: kernelOptions, sink: sink, steps: &steps)
         } catch {
             throw commandFailure(error, verbose: verbose)
         }
@@ -51,7 +52,6 @@ struct KernelFlags: Sendable {
         var options = KernelOptions(objectPath: objectPath)
         options.rings = PerfRingOptions(dataPageExponent: ringPages.trailingZeroBitCount,
                                         wakeup: ringWakeup == .batched ? .batched : .everyEvent)
-        options.drainInterval = drainInterval
         return options
     }
 }

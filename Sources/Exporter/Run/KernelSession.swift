@@ -2,61 +2,81 @@ import BPFSyscall
 import CRetransObject
 import ELFReader
 
-/// What `run` and `tail` ask of the kernel side.
+/// What `run`, `tail` and `check` ask of the kernel side.
 struct KernelOptions: Sendable {
     /// `--bpf.object`; nil loads the object embedded in this binary.
     var objectPath: String?
     var rings = PerfRingOptions()
-    /// How often every ring is read even when no wakeup came (batched wakeups leave
-    /// up to a watermark of records waiting).
-    var drainInterval: Duration = .milliseconds(500)
     var attachMethod: AttachMethod = .automatic
 }
 
-/// The BPF side of the exporter, live: the loaded object, its rings, the attachment.
-///
-/// Built in the order that loses nothing: load, open the rings (and store them in
-/// `events`), then attach, so the first event already has a ring to land in.
-/// `close()` undoes it in reverse: detach first, then stop reading, then free the maps.
+/// Phase 1 of start-up, the privileged one: everything that needs a capability, on the
+/// calling thread while it is the only one (the listening socket is bound just before, the
+/// privileges dropped just after). In the order that loses nothing: read and check the
+/// object, find the tracepoint, load, open the rings (stored in `events`), attach, so the
+/// first event already has a ring to land in; then ask for run-time statistics.
+/// `close()` undoes it in reverse: detach, stop the ring thread's loop, free the maps.
 struct KernelSession<Sink: PerfEventSink>: ~Copyable {
-    static var programName: String { "tcp_retransmit_skb" }
-    /// The tracepoint whose format tells whether `err` exists. The program itself attaches to
-    /// the tracepoint its section names (`attachment` says which): `make bench` loads a stand-in
-    /// object whose program of this name sits on syscalls/sys_enter_getppid.
-    static var tracepoint: (category: String, name: String) { ("tcp", "tcp_retransmit_skb") }
-
     let object: LoadedObject
+    let binding: RetransObjectBinding
     let poller: PerfEventPoller<Sink>
     let attachment: TracepointAttachment
+    /// Held while the session lives: the kernel counts run time only while some fd asks it to.
+    let runtimeStatistics: SharedFileDescriptor?
     /// Where the object came from, for the startup log.
     let objectOrigin: String
     /// Whether this kernel's tracepoint reports `err` (failed retransmissions).
     let tracepointHasErr: Bool
 
-    init(options: KernelOptions, sink: sending Sink) throws {
-        let (bytes, origin) = try Self.objectBytes(path: options.objectPath)
-        let spec = try withContext("read BPF object \(origin)") { try ObjectReader.read(bytes) }
-
-        let tracefs = try Tracefs.locate()
-        let format = try tracefs.format(category: Self.tracepoint.category, name: Self.tracepoint.name)
-        let hasErr = format.hasField("err")
-
-        let object = try LoadedObject(loading: spec, options: LoadOptions(
-            constants: ["tracepoint_has_err": .u32(hasErr ? 1 : 0)]))
-        guard let events = object.map(named: "events") else {
-            throw KernelSessionError.missingEventsMap(origin: origin)
+    init(options: KernelOptions, sink: sending Sink, steps: inout StartupSteps) throws {
+        let (spec, origin) = try steps.run("object", { try Self.readObject(path: options.objectPath) }) { read in
+            "\(read.origin): \(read.spec.programs.count) program, \(read.spec.maps.count) maps, "
+                + "layout of struct retrans_event checked"
         }
+        let tracefs = try steps.run("tracefs", { try Tracefs.locate() }) { "mounted at \($0.root)" }
+        let tracepoint = RetransObjectBinding.formatTracepoint
+        let hasErr = try steps.run("tracepoint", {
+            try tracefs.format(category: tracepoint.category, name: tracepoint.name).hasField("err")
+        }) { hasErr in
+            "\(tracepoint.category)/\(tracepoint.name); "
+                + (hasErr ? "err field present: failed retransmissions counted apart"
+                          : "no err field (older kernel): every hit counts as a retransmission")
+        }
+        let object = try steps.run("load", {
+            try LoadedObject(loading: spec, options: LoadOptions(
+                constants: [RetransObjectBinding.hasErrConstant: .u32(hasErr ? 1 : 0)]))
+        }) { object in
+            "BTF \(object.btfStatus); maps \(object.maps.map(\.name).joined(separator: ", ")); "
+                + "program \(RetransObjectBinding.programName) verified"
+        }
+        let binding = try RetransObjectBinding(object, origin: origin)
+        // Not through `steps.run`: a closure could not take the `sending` sink along.
         let poller: PerfEventPoller<Sink>
         do {
-            poller = try PerfEventPoller(perfEventArray: events, options: options.rings, sink: sink)
+            poller = try PerfEventPoller(perfEventArray: binding.events, options: options.rings, sink: sink)
+            steps.record("rings", .done("\(poller.cpus.count) CPU rings of \(poller.ringDataSize >> 10) KiB"))
         } catch {
-            throw ContextError("open the per-CPU perf rings", error)
+            let failure = ContextError("open the per-CPU perf rings", error)
+            steps.record("rings", .failed("\(failure)"))
+            throw failure
         }
-        let attachment = try object.attach(program: Self.programName, method: options.attachMethod,
-                                           tracefs: tracefs)
+        let attachment = try steps.run("attach", {
+            try binding.program.attach(method: options.attachMethod, tracefs: tracefs)
+        }) { "tracepoint \($0.category)/\($0.name) via \($0.method.rawValue)" }
+        var runtimeStatistics: SharedFileDescriptor?
+        do {
+            runtimeStatistics = try RuntimeStatistics().shared()
+            steps.record("statistics", .done("BPF run-time statistics enabled"))
+        } catch {
+            // Needs CAP_SYS_ADMIN: without it the run-time metrics are left out, not faked.
+            steps.record("statistics", .degraded(
+                "BPF run-time statistics unavailable (\(error)): retrans_exporter_bpf_run_* left out"))
+        }
         self.object = object
+        self.binding = binding
         self.poller = poller
         self.attachment = attachment
+        self.runtimeStatistics = runtimeStatistics
         self.objectOrigin = origin
         self.tracepointHasErr = hasErr
     }
@@ -66,24 +86,22 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
         let attachment = self.attachment
         attachment.close()
         poller.stop()
+        runtimeStatistics?.close()
     }
 
-    private static func objectBytes(path: String?) throws -> ([UInt8], String) {
-        guard let path else {
-            let embedded = Array(UnsafeBufferPointer(start: retrans_object_data(), count: retrans_object_size()))
-            return (embedded, "(embedded retrans.o, \(embedded.count) bytes)")
+    /// The object's bytes, read and checked against what the exporter needs.
+    private static func readObject(path: String?) throws -> (spec: ObjectSpec, origin: String) {
+        let bytes: [UInt8]
+        let origin: String
+        if let path {
+            bytes = try SystemFile.readBytes(path)
+            origin = path
+        } else {
+            bytes = Array(UnsafeBufferPointer(start: retrans_object_data(), count: retrans_object_size()))
+            origin = "(embedded retrans.o, \(bytes.count) bytes)"
         }
-        return (try SystemFile.readBytes(path), path)
-    }
-}
-
-enum KernelSessionError: Error, CustomStringConvertible {
-    case missingEventsMap(origin: String)
-
-    var description: String {
-        switch self {
-        case .missingEventsMap(let origin):
-            "BPF object \(origin) has no map named `events`: the exporter reads its perf event array"
-        }
+        let spec = try withContext("read BPF object \(origin)") { try ObjectReader.read(bytes) }
+        try RetransObjectBinding.validate(spec, origin: origin)
+        return (spec, origin)
     }
 }

@@ -2,6 +2,12 @@ import BPFSyscall
 import Logging
 
 /// `retrans-exporter run`: load, attach, stream the rings, count, serve.
+///
+/// Start-up has two phases. Phase 1, privileged, on the main thread alone: bind the listening
+/// socket (a busy port fails before the kernel is touched), then `KernelSession` (object,
+/// tracefs, load, rings, attach, statistics). Then every privilege goes, once, on that only
+/// thread. Phase 2 starts the threads, which inherit the drop: the ring reader and the HTTP
+/// server on the already bound socket.
 struct RunCommand: ExporterCommand {
     static let spec = CommandSpec(
         name: "run",
@@ -21,8 +27,6 @@ struct RunCommand: ExporterCommand {
         ])
 
     var kernel: KernelFlags
-    var listenAddress: String
-    var telemetryPath: String
     var serverConfiguration: HTTPServerConfiguration
     var metricsConfiguration: MetricsConfiguration
     var logLevel: Logger.Level
@@ -30,10 +34,9 @@ struct RunCommand: ExporterCommand {
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         kernel = try KernelFlags(arguments)
-        listenAddress = arguments.value("web.listen-address") ?? ":2112"
-        telemetryPath = arguments.value("web.telemetry-path") ?? "/metrics"
         let address = try arguments.value("web.listen-address", accepts: "host:port") { try ListenAddress(parsing: $0) }
-        serverConfiguration = HTTPServerConfiguration(listenAddress: address ?? .default, telemetryPath: telemetryPath)
+        serverConfiguration = HTTPServerConfiguration(listenAddress: address ?? .default,
+                                                      telemetryPath: arguments.value("web.telemetry-path") ?? "/metrics")
         let labels = try arguments.value("metrics.labels", accepts: "label names") { try FlowLabelSelection(parsing: $0) }
         let maximumSeries = try arguments.integer("metrics.max-series", in: 0...MetricsConfiguration.seriesLimit)
         metricsConfiguration = MetricsConfiguration(labels: labels ?? .default, maximumSeries: maximumSeries ?? 10_000)
@@ -55,29 +58,28 @@ struct RunCommand: ExporterCommand {
         }
         let logger = Logger(label: "retrans-exporter")
 
-        // The port first: a busy port fails before anything is loaded into the kernel.
-        let flows = FlowCounter(selection: metricsConfiguration.labels,
-                                maximumSeries: metricsConfiguration.maximumSeries)
-        let kernelHooks = KernelHooks()
-        let state = ExporterState(
-            configuration: metricsConfiguration, buildInfo: BuildInfo(version: RetransExporter.version),
-            flows: flows,
-            source: MetricsSource(prepareScrape: { kernelHooks.drain() },
-                                  kernelStatistics: { kernelHooks.statistics() }))
-        let server: MetricsHTTPServer
+        // Phase 1: privileged, this thread alone.
+        let socket: BPFSyscall.FileDescriptor
         do {
-            server = try MetricsHTTPServer(configuration: serverConfiguration, state: state,
-                                           buildVersion: RetransExporter.version, logger: logger)
+            socket = try MetricsHTTPServer.bind(serverConfiguration.listenAddress)
         } catch {
             throw commandFailure(error)
         }
-
-        let session = try openSession(flows: flows, stoppingOnFailure: server)
+        var steps = StartupSteps()
+        let table = FlowTable(selection: metricsConfiguration.labels, maximumSeries: metricsConfiguration.maximumSeries)
+        let session = try kernel.openSession(sink: table, steps: &steps)
         // For `make bench` (exec -> attached): the clock is the one a launcher can read before exec.
         logger.debug("program attached", metadata: ["attached_monotonic_ns": "\(MonotonicClock.nanoseconds())"])
-        let statistics = KernelStatisticsReader(object: session.object, poller: session.poller, logger: logger)
+        let dropped: Privileges.Outcome
+        do {
+            dropped = try Privileges.dropAll(switchingTo: runAsUser)
+        } catch {
+            session.close()
+            throw commandFailure(error)
+        }
+
+        // Phase 2: the threads, each inheriting the drop.
         let poller = session.poller
-        kernelHooks.install(drain: { poller.drain() }, statistics: { statistics.read() })
         let drainInterval = kernel.drainInterval
         let ringThread: DedicatedThread
         do {
@@ -89,25 +91,39 @@ struct RunCommand: ExporterCommand {
                 }
             }
         } catch {
-            server.shutdown()
             session.close()
+            throw commandFailure(error)
+        }
+        let state = ExporterState(
+            configuration: metricsConfiguration, buildInfo: BuildInfo(version: RetransExporter.version),
+            source: KernelScrapeSource(poller: poller, binding: session.binding,
+                                       runtimeStatisticsHeld: session.runtimeStatistics != nil))
+        let server: MetricsHTTPServer
+        do {
+            server = try MetricsHTTPServer(socket: socket, configuration: serverConfiguration, state: state,
+                                           buildVersion: RetransExporter.version, logger: logger)
+        } catch {
+            session.close(); ringThread.join()
             throw commandFailure(error)
         }
 
         logger.info("""
-            attached \(KernelSession<FlowSink>.programName) to tracepoint \
+            attached \(RetransObjectBinding.programName) to tracepoint \
             \(session.attachment.category)/\(session.attachment.name) \
             via \(session.attachment.method.rawValue); \(poller.cpus.count) CPU rings of \
             \(poller.ringDataSize >> 10) KiB; object \(session.objectOrigin); \
             failed retransmissions \(session.tracepointHasErr ? "reported apart" : "not reported by this kernel"); \
-            serving http://\(listenAddress)\(telemetryPath)
+            serving http://\(serverConfiguration.listenAddress)\(serverConfiguration.telemetryPath)
             """)
         for warning in session.object.warnings { logger.warning("\(warning)") }
+        for step in steps.steps {
+            if case .degraded(let text) = step.outcome { logger.notice("\(text)") }
+        }
         do {
-            let dropped = try Privileges.dropAll(switchingTo: runAsUser)
-            logger.info("\(dropped)")
+            try Privileges.verifyAllThreads(after: dropped)
+            logger.info("\(dropped); checked on every thread")
         } catch {
-            server.shutdown(); session.close(); ringThread.join(); statistics.close()
+            server.shutdown(); session.close(); ringThread.join()
             throw commandFailure(error)
         }
 
@@ -116,17 +132,5 @@ struct RunCommand: ExporterCommand {
         server.shutdown()
         session.close()
         ringThread.join()
-        statistics.close()
-    }
-
-    /// The kernel side; on failure the already running HTTP server is stopped first.
-    private func openSession(flows: FlowCounter, stoppingOnFailure server: MetricsHTTPServer) throws
-        -> KernelSession<FlowSink> {
-        do {
-            return try kernel.openSession(sink: FlowSink(flows: flows))
-        } catch {
-            server.shutdown()
-            throw error
-        }
     }
 }

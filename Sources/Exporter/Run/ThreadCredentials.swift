@@ -26,10 +26,10 @@ struct ThreadCredentials: Equatable {
         }
     }
 
-    /// What is left that `drop` should have removed, or nil.
-    func problem(after drop: ThreadPrivilegeDrop) -> String? {
+    /// What is left that the drop should have removed, or nil.
+    func problem(after drop: Privileges.Outcome) -> String? {
         var sets = ["CapInh", "CapPrm", "CapEff", "CapAmb"]
-        if drop.dropBoundingSet { sets.append("CapBnd") }
+        if drop.boundingSetDropped { sets.append("CapBnd") }
         for set in sets {
             guard let value = capabilities[set] else { return "\(set) missing from its status" }
             if value != 0 { return "\(set) = \(String(value, radix: 16))" }

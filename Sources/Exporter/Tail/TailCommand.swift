@@ -2,8 +2,6 @@ import BPFSyscall
 import Synchronization
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// `retrans-exporter tail`: every retransmission as it happens, one line each.
@@ -30,7 +28,8 @@ struct TailCommand: ExporterCommand {
     func run() throws {
         TerminationSignals.block()
         let output = TailOutput(formatter: TailFormatter(clock: WallClock(), json: json), limit: count)
-        let session = try kernel.openSession(sink: TailSink(output: output))
+        var steps = StartupSteps()
+        let session = try kernel.openSession(sink: TailSink(output: output), steps: &steps)
         let poller = session.poller
         let drainInterval = kernel.drainInterval
         if !json { output.write(TailFormatter.header) }

@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// Turns the BPF program's CLOCK_BOOTTIME stamps into wall-clock time. The offset is

@@ -8,6 +8,10 @@
 
 #include <stdint.h>
 
+/* The application's event record, for tests that read retrans.o's rings
+ * (the kernel layer itself knows nothing of it). */
+#include "../../../bpf/retrans_event.h"
+
 /* Pins the calling thread to `cpu`; 0 or -errno. */
 int rtx_pin_current_thread(int cpu);
 /* The CPU the calling thread runs on now. */

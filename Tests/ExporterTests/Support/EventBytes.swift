@@ -1,5 +1,6 @@
 import Foundation
-import CBPFSyscall
+import Testing
+import CRingTestSupport
 @testable import Exporter
 
 /// Builds raw sample bytes with clang's layout of `struct retrans_event` (not the decoder's
@@ -58,7 +59,26 @@ enum EventBytes {
         bytes.withUnsafeBytes { table.record(sample: $0) }
     }
 
-    static func record(_ bytes: [UInt8], into counter: FlowCounter) {
-        bytes.withUnsafeBytes { counter.record(sample: $0) }
+    static func record(_ bytes: [UInt8], into source: FlowTableSource) {
+        bytes.withUnsafeBytes { source.record(sample: $0) }
+    }
+
+    /// Counts `events` in the hand-filled table behind a test's state, under one lock.
+    static func record(_ events: [[UInt8]], into state: ExporterState) {
+        table(of: state)?.withTable { table in
+            for event in events { record(event, into: &table) }
+        }
+    }
+
+    static func seriesCount(of state: ExporterState) -> Int {
+        table(of: state)?.withTable { $0.seriesCount } ?? 0
+    }
+
+    private static func table(of state: ExporterState) -> FlowTableSource? {
+        guard let source = state.source as? FlowTableSource else {
+            Issue.record("the state's source is \(type(of: state.source)), not a FlowTableSource")
+            return nil
+        }
+        return source
     }
 }

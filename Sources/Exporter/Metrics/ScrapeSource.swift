@@ -38,26 +38,18 @@ struct KernelStatistics: Sendable, Equatable {
     }
 }
 
-/// How a scrape reaches the kernel side. The closures run on the scrape thread (never on the
-/// HTTP event loop), one scrape at a time, in this order: `prepareScrape`, then the flow
-/// snapshot, then `kernelStatistics` and `tcpSegments`.
-struct MetricsSource: Sendable {
-    /// Makes counts current before the snapshot: e.g. ask the ring thread to drain every ring
-    /// and wait (bounded) until it has. Default: nothing.
-    var prepareScrape: @Sendable () -> Void
-    /// Lost samples, BPF emit counters, program run statistics. Default: none known.
-    var kernelStatistics: @Sendable () -> KernelStatistics
-    /// `Tcp: OutSegs`/`RetransSegs`; nil leaves the two families out. Default: read
-    /// /proc/net/snmp, nil when that fails.
-    var tcpSegments: @Sendable () -> TCPSegmentCounters?
+/// Where a scrape's numbers come from: the live kernel side in `run` (`KernelScrapeSource`,
+/// whose ring reader feeds the flow table under the poller's one lock), or a table filled by
+/// hand in benchmarks and tests (`FlowTableSource`). Called on the scrape thread, one scrape
+/// at a time.
+protocol ScrapeSource: Sendable {
+    /// Makes the counts current (reads the rings) and copies them into `counts`, whose storage
+    /// the scrape side reuses; also what only the kernel knows.
+    func collect(into counts: inout [SeriesCounts]) -> (flows: FlowSnapshot, kernel: KernelStatistics)
+    /// `Tcp: OutSegs`/`RetransSegs`; nil leaves the two families out.
+    func tcpSegments() -> TCPSegmentCounters?
+}
 
-    init(
-        prepareScrape: @escaping @Sendable () -> Void = {},
-        kernelStatistics: @escaping @Sendable () -> KernelStatistics = { KernelStatistics() },
-        tcpSegments: @escaping @Sendable () -> TCPSegmentCounters? = { try? TCPSegmentCounters.read() }
-    ) {
-        self.prepareScrape = prepareScrape
-        self.kernelStatistics = kernelStatistics
-        self.tcpSegments = tcpSegments
-    }
+extension ScrapeSource {
+    func tcpSegments() -> TCPSegmentCounters? { try? TCPSegmentCounters.read() }
 }

@@ -1,1 +1,0 @@
-../../../bpf/retrans_event.h

@@ -1,0 +1,48 @@
+import BPFSyscall
+
+/// The ring reader's sink in `run` is the flow table itself: each sample is decoded and
+/// counted under the poller's lock, the only lock on the hot path. Lost samples are kept
+/// per CPU by the rings (`PerfRingStatistics`) and read at scrape time.
+extension FlowTable: PerfEventSink {
+    mutating func receive(cpu: Int, sample: UnsafeRawBufferPointer) {
+        record(sample: sample)
+    }
+
+    mutating func lost(cpu: Int, count: UInt64) {}
+}
+
+/// A scrape in `run`: drain the rings into the flow table and copy it, under one hold of the
+/// poller's lock; then what only the kernel knows: the program's own emit counters (`stats`)
+/// and its run count, run time and recursion misses.
+final class KernelScrapeSource: ScrapeSource {
+    private let poller: PerfEventPoller<FlowTable>
+    private let binding: RetransObjectBinding
+    private let runtimeStatisticsHeld: Bool
+
+    init(poller: PerfEventPoller<FlowTable>, binding: RetransObjectBinding, runtimeStatisticsHeld: Bool) {
+        self.poller = poller
+        self.binding = binding
+        self.runtimeStatisticsHeld = runtimeStatisticsHeld
+    }
+
+    func collect(into counts: inout [SeriesCounts]) -> (flows: FlowSnapshot, kernel: KernelStatistics) {
+        var kernel = KernelStatistics()
+        let flows = poller.drain { table, rings in
+            kernel.samplesLostByCPU = rings.map { (cpu: $0.cpu, lost: $0.lost) }
+            return table.snapshot(into: &counts)
+        }
+        let stats = binding.stats
+        kernel.bpfEmitted = try? stats.perCPUCounters(index: RetransObjectBinding.emittedIndex)
+            .reduce(0) { $0 &+ $1.count }
+        kernel.bpfEmitFailed = try? stats.perCPUCounters(index: RetransObjectBinding.emitFailedIndex)
+            .reduce(0) { $0 &+ $1.count }
+        if let info = try? binding.program.info() {
+            kernel.programRecursionMisses = info.recursionMisses
+            if runtimeStatisticsHeld {
+                kernel.programRunCount = info.runCount
+                kernel.programRunTimeNanoseconds = info.runTimeNanoseconds
+            }
+        }
+        return (flows, kernel)
+    }
+}
