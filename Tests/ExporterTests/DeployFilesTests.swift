@@ -107,33 +107,6 @@ struct DeployFilesTests {
         #expect(settings["User"] == nil, "DynamicUser allocates the user")
     }
 
-    /// The unit's capabilities, as a non-root user, are enough for `check`
-    /// (which loads, attaches and detaches a probe program); without
-    /// CAP_DAC_READ_SEARCH, tracefs (mode 0700) is out of reach.
-    @Test(.enabled(if: canDropPrivileges, "needs root and setpriv to run check as another user"))
-    func systemdCapabilitiesSufficeAndEachIsNeeded() throws {
-        let capabilities = try #require(Self.unitSettings()["AmbientCapabilities"])
-            .split(separator: " ").map { $0.dropFirst("CAP_".count).lowercased() }
-        let binary = try WorldReadableBinary()
-        defer { binary.remove() }
-
-        let granted = try SpawnedCommand.run(Self.setprivNobody(capabilities: capabilities) + [binary.path, "check"])
-        #expect(granted.status == 0, "\(granted.output)")
-        #expect(granted.stdout.contains("✓  attach"), "\(granted.output)")
-
-        let withoutDAC = try SpawnedCommand.run(
-            Self.setprivNobody(capabilities: capabilities.filter { $0 != "dac_read_search" }) + [binary.path, "check"])
-        #expect(withoutDAC.status == 1, "\(withoutDAC.output)")
-        #expect(withoutDAC.stdout.contains("✗  tracefs"), "\(withoutDAC.output)")
-        #expect(withoutDAC.stdout.contains("CAP_DAC_READ_SEARCH"), "\(withoutDAC.output)")
-
-        let withoutPerfmon = try SpawnedCommand.run(
-            Self.setprivNobody(capabilities: capabilities.filter { $0 != "perfmon" }) + [binary.path, "check"])
-        #expect(withoutPerfmon.status == 1, "\(withoutPerfmon.output)")
-        #expect(withoutPerfmon.stdout.contains("✗  privileges"), "\(withoutPerfmon.output)")
-        #expect(withoutPerfmon.stdout.contains("✗  attach"), "\(withoutPerfmon.output)")
-    }
-
     static func setprivNobody(capabilities: [String]) -> [String] {
         let list = capabilities.map { "+" + $0 }.joined(separator: ",")
         var command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -191,20 +164,6 @@ struct DeployFilesTests {
             assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
             assert [p["port"] for p in service["spec"]["ports"]] == [2112]
             """)
-    }
-
-    /// The DaemonSet's container runs as uid 0 with only BPF and PERFMON:
-    /// the same process state, made with setpriv, passes `check`.
-    @Test(.enabled(if: canDropPrivileges, "needs root and setpriv"))
-    func kubernetesCapabilitiesSuffice() throws {
-        let binary = try WorldReadableBinary()
-        defer { binary.remove() }
-        let outcome = try SpawnedCommand.run([
-            "setpriv", "--bounding-set=-all,+bpf,+perfmon", "--inh-caps=-all,+bpf,+perfmon",
-            "--ambient-caps=+bpf,+perfmon", binary.path, "check",
-        ])
-        #expect(outcome.status == 0, "\(outcome.output)")
-        #expect(outcome.stdout.contains("effective capabilities: CAP_PERFMON, CAP_BPF"), "\(outcome.output)")
     }
 
     func expectPython(_ script: String, sourceLocation: SourceLocation = #_sourceLocation) throws {

@@ -38,7 +38,7 @@ struct FailureMessagesTests {
              wrapper: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"],
              exitCode: 1,
              messages: ["error: cannot read tracefs at /sys/kernel/tracing: permission denied",
-                        "needs root, or CAP_BPF + CAP_PERFMON"]),
+                        "grant CAP_DAC_READ_SEARCH besides CAP_BPF and CAP_PERFMON"]),
         Case(name: "root without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN",
              wrapper: ["setpriv", "--bounding-set=-bpf,-perfmon,-sys_admin", "--inh-caps=-all"],
              exitCode: 1,

@@ -108,6 +108,9 @@ struct FlowCardinalityTests {
         // Against ftrace: each sweep flow the exporter tracks has exactly ftrace's count; the
         // sweep's other events are all in the overflow series; anything else the exporter
         // received came from other traffic on this host during the test.
+        // Hits the kernel skipped while another BPF program ran on the CPU are declared, not hidden:
+        // ftrace saw them, the exporter could not (a co-tenant tool makes them happen).
+        let missed = metrics.value("retrans_exporter_bpf_recursion_misses_total") ?? 0
         var trackedSweep = 0.0
         var trackedSweepFlows: Set<String> = []
         var trackedSweepFailures = 0.0
@@ -115,14 +118,15 @@ struct FlowCardinalityTests {
             let key = "\(sample.labels["src_ip"] ?? ""):\(sample.labels["src_port"] ?? "")"
             let expected = try #require(truth[key], "series \(sample.labels) not in ftrace")
             let count = sample.name == "tcp_retransmissions_total" ? expected.succeeded : expected.failed
-            #expect(sample.value == Double(count), "\(key) \(sample.name)")
+            // Exact, unless the kernel declared skipped hits (then never more than ftrace saw).
+            #expect(missed == 0 ? sample.value == Double(count) : sample.value <= Double(count), "\(key) \(sample.name)")
             trackedSweep += sample.value
             trackedSweepFlows.insert(key)
             if sample.name != "tcp_retransmissions_total" { trackedSweepFailures += sample.value }
         }
-        let foreign = received - Double(swept)
-        let sweepInOverflow = Double(swept) - trackedSweep
-        #expect(foreign >= 0, "received \(received) < ftrace's \(swept): events missed")
+        let foreign = received + missed - Double(swept)
+        let sweepInOverflow = Double(swept) - trackedSweep - missed
+        #expect(foreign >= 0, "received \(received) + missed \(missed) < ftrace's \(swept): events lost")
         #expect(overflow >= sweepInOverflow && overflow - sweepInOverflow <= foreign,
                 "overflow \(overflow): sweep \(sweepInOverflow) + at most \(foreign) from other traffic")
         if foreign == 0 { #expect(overflow == sweepInOverflow) }
@@ -132,7 +136,7 @@ struct FlowCardinalityTests {
             sweep: \(Self.flows) flows (\(sources.count) source addresses) in \(Int(sweepSeconds)) s, \(swept) \
             retransmissions (ftrace, \(sweptFailures) of them failed: err != 0); series \(Int(series)) (cap \(Self.maximumSeries); \(trackedSweepFlows.count) of them sweep flows, \
             each equal to ftrace, \(Int(trackedSweepFailures)) of their events failed retransmissions), overflow \(Int(overflow)) = dropped \(Int(dropped)); received \(Int(received)) \
-            (\(Int(foreign)) from other traffic); RSS idle \(idle.currentKiB) KiB, after \(memory.currentKiB) KiB, \
+            (\(Int(foreign)) from other traffic), recursion misses \(Int(missed)), program emitted \(Int(metrics.value("retrans_exporter_bpf_emitted_total") ?? -1)) failed \(Int(metrics.value("retrans_exporter_bpf_emit_failed_total") ?? -1)); RSS idle \(idle.currentKiB) KiB, after \(memory.currentKiB) KiB, \
             peak \(memory.peakKiB) KiB
             """)
         #expect(exporter.stop() == 0, "\(exporter.log)")

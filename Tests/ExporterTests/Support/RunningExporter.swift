@@ -26,9 +26,10 @@ final class RunningExporter: @unchecked Sendable {
     static let skipReason = "needs root, curl and the built retrans-exporter (swift build) next to the tests"
 
     /// Starts `[wrapper...] retrans-exporter run --web.listen-address 127.0.0.1:<port> <arguments>`.
-    /// `wrapper` runs the binary under another command (setpriv, prlimit).
-    init(port: UInt16, arguments: [String] = [], wrapper: [String] = []) throws {
-        guard let binary = Self.binary else { throw ExporterTestError("retrans-exporter binary not built") }
+    /// `wrapper` runs the binary under another command (setpriv, prlimit); `binary` replaces the
+    /// built one (e.g. a world-readable copy for another user).
+    init(port: UInt16, arguments: [String] = [], wrapper: [String] = [], binary: String? = nil) throws {
+        guard let binary = binary ?? Self.binary else { throw ExporterTestError("retrans-exporter binary not built") }
         self.port = port
         self.arguments = wrapper + [binary, "run", "--web.listen-address", "127.0.0.1:\(port)"] + arguments
         logPath = FileManager.default.temporaryDirectory.appendingPathComponent("rtx-hd-\(UUID().uuidString).log").path
