@@ -67,7 +67,6 @@ int cbpf_perf_event_open(uint32_t type, uint64_t config, uint64_t sample_type,
 int cbpf_ioctl_int(int fd, unsigned long request, int arg);
 
 static const unsigned long CBPF_PERF_EVENT_IOC_ENABLE = PERF_EVENT_IOC_ENABLE;
-static const unsigned long CBPF_PERF_EVENT_IOC_DISABLE = PERF_EVENT_IOC_DISABLE;
 static const unsigned long CBPF_PERF_EVENT_IOC_SET_BPF = PERF_EVENT_IOC_SET_BPF;
 
 /* ---- epoll, eventfd (Glibc's Swift overlay lacks them) ------------------ */
