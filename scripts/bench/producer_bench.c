@@ -21,6 +21,9 @@ static long (*bpf_get_current_comm)(void *buf, __u32 size) = (void *)BPF_FUNC_ge
 /* The exporter sets it from the tcp tracepoint's format; unused here, but it must exist. */
 const volatile __u32 tracepoint_has_err = 1;
 
+/* The exporter checks its decoder against this struct's BTF. */
+RETRANS_EVENT_LAYOUT;
+
 #define BENCH_DRIVER_COMM "rtxbn-getppid"
 
 struct {

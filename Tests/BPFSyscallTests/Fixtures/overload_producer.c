@@ -21,6 +21,9 @@ static long (*bpf_get_current_comm)(void *buf, __u32 size) = (void *)BPF_FUNC_ge
 /* Set by the exporter's loader; unused here, present so the object takes the same constants. */
 const volatile __u32 tracepoint_has_err = 1;
 
+/* The exporter checks its decoder against this struct's BTF. */
+RETRANS_EVENT_LAYOUT;
+
 /* Every record says: 10.203.7.250:<cpu> -> 10.203.7.251:7788. */
 #define OVERLOAD_PORT 7788
 
