@@ -42,5 +42,13 @@ static long (*bpf_map_update_elem)(void *map, const void *key,
     (void *)BPF_FUNC_map_update_elem;
 static __u32 (*bpf_get_smp_processor_id)(void) =
     (void *)BPF_FUNC_get_smp_processor_id;
+static void *(*bpf_ringbuf_reserve)(void *ringbuf, __u64 size, __u64 flags) =
+    (void *)BPF_FUNC_ringbuf_reserve;
+static void (*bpf_ringbuf_submit)(void *data, __u64 flags) =
+    (void *)BPF_FUNC_ringbuf_submit;
+static __u64 (*bpf_ringbuf_query)(void *ringbuf, __u64 flags) =
+    (void *)BPF_FUNC_ringbuf_query;
+static long (*bpf_ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) =
+    (void *)BPF_FUNC_ringbuf_output;
 
 #endif

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Counts TCP retransmissions: one event per hit of tracepoint
- * tcp/tcp_retransmit_skb, sent to user space through a per-CPU perf ring.
+ * tcp/tcp_retransmit_skb, sent to user space through per-CPU perf rings
+ * (program tcp_retransmit_skb, map `events`) or one BPF ring buffer shared by
+ * every CPU (program tcp_retransmit_skb_rb, map `ring`, Linux 5.8+). The
+ * loader loads one of the two, and creates only the maps it uses.
  *
  * Built with `clang -target bpf -O2 -g`; no libbpf headers (see bpf_defs.h).
  */
-#include "bpf_defs.h"
-#include "retrans_event.h"
+#include "retrans_output.h"
 
 /*
  * The tracepoint's record, written from
@@ -32,35 +34,27 @@ struct tcp_retransmit_skb_ctx {
 };
 
 /*
- * Set by the loader before the program is loaded, from the tracepoint's
- * format file. It lives in .rodata, which the loader freezes, so the
- * verifier knows its value and never checks the ctx->err read on a kernel
- * whose record is too short for it.
+ * The maps, the constants the loader sets and the two ways out (retrans_output.h).
+ * tracepoint_has_err lives in .rodata, which the loader freezes, so the verifier
+ * knows its value and never checks the ctx->err read on a kernel whose record is
+ * too short for it.
  */
-const volatile __u32 tracepoint_has_err = 1;
-
-RETRANS_EVENT_LAYOUT;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
-} events SEC(".maps");
-
-/* Per-CPU emit counters, so that user space can prove nothing was hidden:
- * emitted == received + lost. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RETRANS_STAT_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
-
-static __always_inline void count(__u32 which)
+static __always_inline void fill(struct retrans_event *event,
+                                  const struct tcp_retransmit_skb_ctx *ctx)
 {
-	__u64 *counter = bpf_map_lookup_elem(&stats, &which);
-	if (counter)
-		*counter += 1; /* per-CPU slot: no other writer */
+	event->timestamp_ns = bpf_ktime_get_boot_ns();
+	event->state = ctx->state;
+	event->err = tracepoint_has_err ? ctx->err : 0;
+	event->family = ctx->family;
+	event->sport = ctx->sport;
+	event->dport = ctx->dport;
+	event->reserved = 0;
+	/* The kernel fills saddr_v6/daddr_v6 for both families (IPv4 as
+	 * ::ffff:a.b.c.d), and they are adjacent: one copy takes both. Plain
+	 * loads would be merged into misaligned wide ctx reads, which the
+	 * verifier rejects. */
+	bpf_probe_read_kernel(event->saddr, sizeof(event->saddr) + sizeof(event->daddr),
+	                      ctx->saddr_v6);
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_skb")
@@ -68,24 +62,26 @@ int tcp_retransmit_skb(struct tcp_retransmit_skb_ctx *ctx)
 {
 	struct retrans_event event = {};
 
-	event.timestamp_ns = bpf_ktime_get_boot_ns();
-	event.state = ctx->state;
-	event.err = tracepoint_has_err ? ctx->err : 0;
-	event.family = ctx->family;
-	event.sport = ctx->sport;
-	event.dport = ctx->dport;
-	/* The kernel fills saddr_v6/daddr_v6 for both families (IPv4 as
-	 * ::ffff:a.b.c.d), and they are adjacent: one copy takes both. Plain
-	 * loads would be merged into misaligned wide ctx reads, which the
-	 * verifier rejects. */
-	bpf_probe_read_kernel(event.saddr, sizeof(event.saddr) + sizeof(event.daddr),
-	                      ctx->saddr_v6);
+	fill(&event, ctx);
+	emit_to_perf(ctx, &event);
+	return 0;
+}
 
-	if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &event,
-	                          sizeof(event)) == 0)
-		count(RETRANS_STAT_EMITTED);
-	else
+/* The same event, written in place into the shared ring: a failed reserve
+ * (ring full) is the only loss, and it is counted here. */
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int tcp_retransmit_skb_rb(struct tcp_retransmit_skb_ctx *ctx)
+{
+	struct retrans_event *event = bpf_ringbuf_reserve(&ring, sizeof(*event), 0);
+
+	if (!event) {
 		count(RETRANS_STAT_EMIT_FAILED);
+		return 0;
+	}
+	fill(event, ctx);
+	/* The reserve has moved the producer: what waits includes this record. */
+	bpf_ringbuf_submit(event, ring_wakeup(bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA)));
+	count(RETRANS_STAT_EMITTED);
 	return 0;
 }
 

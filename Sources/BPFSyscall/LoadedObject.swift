@@ -4,14 +4,23 @@ import ELFReader
 public struct LoadOptions: Sendable {
     /// Global variables to set before the maps are created (e.g. `tracepoint_has_err` in `.rodata`).
     public var constants: [String: GlobalValue]
+    /// Load only these programs, and create only the maps they use (as libbpf's autoload and
+    /// autocreate); nil loads every program and creates every map. An object can carry one
+    /// program per way of reaching user space and load the one this kernel supports.
+    public var programs: Set<String>?
+    /// `max_entries` to use instead of the spec's, by map name (e.g. a ring buffer's size).
+    public var maxEntries: [String: UInt32]
     /// Load the object's BTF (needed for func_info/line_info: source lines in verifier logs).
     public var loadBTF: Bool
     public var logSizes: VerifierLogSizes
     public var syscalls: Syscalls
 
-    public init(constants: [String: GlobalValue] = [:], loadBTF: Bool = true,
+    public init(constants: [String: GlobalValue] = [:], programs: Set<String>? = nil,
+                maxEntries: [String: UInt32] = [:], loadBTF: Bool = true,
                 logSizes: VerifierLogSizes = VerifierLogSizes(), syscalls: Syscalls = .kernel) {
         self.constants = constants
+        self.programs = programs
+        self.maxEntries = maxEntries
         self.loadBTF = loadBTF
         self.logSizes = logSizes
         self.syscalls = syscalls
@@ -75,7 +84,15 @@ public struct LoadedObject: ~Copyable, Sendable {
         }
         let btfFD = btf?.rawValue
 
-        let mapSpecs = try withContext("set globals") { try GlobalConstants.apply(options.constants, to: spec.maps) }
+        let programSpecs = try Self.programsToLoad(spec, options.programs)
+        var mapSpecs = try withContext("set globals") { try GlobalConstants.apply(options.constants, to: spec.maps) }
+        if options.programs != nil {
+            let used = Set(programSpecs.flatMap { $0.relocations.compactMap(\.target.mapName) })
+            mapSpecs.removeAll { !used.contains($0.name) }
+        }
+        for index in mapSpecs.indices {
+            if let entries = options.maxEntries[mapSpecs[index].name] { mapSpecs[index].maxEntries = entries }
+        }
         let possibleCPUs = try CPUList.possible()
         var maps: [LoadedMap] = []
         for mapSpec in mapSpecs {
@@ -86,7 +103,7 @@ public struct LoadedObject: ~Copyable, Sendable {
         for map in maps { mapFDs[map.name] = map.fd }
 
         var programs: [LoadedProgram] = []
-        for programSpec in spec.programs {
+        for programSpec in programSpecs {
             programs.append(try ProgramLoading.load(
                 programSpec, license: spec.license, kernelVersion: spec.kernelVersion ?? 0, mapFDs: mapFDs,
                 btfFD: btfFD, logSizes: options.logSizes, syscalls: syscalls))
@@ -97,6 +114,17 @@ public struct LoadedObject: ~Copyable, Sendable {
         self.btf = btf
         self.btfStatus = btfStatus
         self.warnings = warnings
+    }
+
+    private static func programsToLoad(_ spec: ObjectSpec, _ names: Set<String>?) throws -> [ProgramSpec] {
+        guard let names else { return spec.programs }
+        let missing = names.subtracting(spec.programs.map(\.name))
+        guard missing.isEmpty else {
+            throw ContextError("choose programs", ProgramSpecError(
+                reason: "no program \(missing.sorted().joined(separator: ", ")) "
+                    + "(the object has: \(spec.programs.map(\.name).joined(separator: ", ")))"))
+        }
+        return spec.programs.filter { names.contains($0.name) }
     }
 
     public func map(named name: String) -> LoadedMap? { maps.first { $0.name == name } }

@@ -24,7 +24,15 @@ public struct DrainSummary: Sendable, Equatable {
     }
 }
 
-/// Per-CPU perf rings read by one poll loop.
+/// How events reach user space.
+public enum RingTransport: String, Sendable, Equatable {
+    /// One perf ring per CPU (`BPF_MAP_TYPE_PERF_EVENT_ARRAY`, `bpf_perf_event_output`).
+    case perf
+    /// One BPF ring buffer for every CPU (`BPF_MAP_TYPE_RINGBUF`, reserve/submit; Linux 5.8+).
+    case ringBuffer = "ringbuf"
+}
+
+/// The rings one poll loop reads: per-CPU perf rings, or one BPF ring buffer.
 ///
 /// Ownership and threads:
 /// - The poller owns the rings and the sink, inside one `Mutex`. Ring reads and
@@ -37,9 +45,10 @@ public struct DrainSummary: Sendable, Equatable {
 ///   A drain reads every ring at once on the caller's thread; the poll thread
 ///   waits for the lock meanwhile. A drain holds the lock for one pass over the
 ///   rings (at most their size in records), so it never waits long.
+
 public final class PerfEventPoller<Sink: PerfEventSink>: Sendable {
     private struct State {
-        var rings: [PerfRing]
+        var rings: [any EventRing]
         var sink: Sink
     }
 
@@ -48,20 +57,32 @@ public final class PerfEventPoller<Sink: PerfEventSink>: Sendable {
     private let epoll: FileDescriptor
     private let shutdown: FileDescriptor
     private let ringCount: Int
-    /// The CPUs with a ring, in ring order.
+    /// The CPUs with a perf ring, in ring order; empty for the ring buffer.
     public let cpus: [Int]
     /// Bytes in each ring's data area.
     public let ringDataSize: Int
+    /// How events reach user space.
+    public let transport: RingTransport
 
     private static var shutdownToken: UInt64 { .max }
 
     /// Opens a ring on each CPU in `cpus` (default: every online CPU), stores it in
     /// the perf event array `map` and prepares the epoll set. The map keeps the
     /// events alive (and the program writing) until the map itself is closed.
-    public init(perfEventArray map: LoadedMap, cpus: [Int]? = nil, options: PerfRingOptions = PerfRingOptions(),
-                sink: sending Sink) throws(PerfRingError) {
-        let syscalls = map.syscalls
-        let rings = try PerfRingSet.open(perfEventArray: map, cpus: cpus, options: options, syscalls: syscalls)
+    public convenience init(perfEventArray map: LoadedMap, cpus: [Int]? = nil,
+                            options: PerfRingOptions = PerfRingOptions(), sink: sending Sink) throws(PerfRingError) {
+        let rings = try PerfRingSet.open(perfEventArray: map, cpus: cpus, options: options, syscalls: map.syscalls)
+        try self.init(rings: rings, transport: .perf, syscalls: map.syscalls, sink: sink)
+    }
+
+    /// Reads the BPF ring buffer `map` (`BPF_MAP_TYPE_RINGBUF`): one ring for every CPU.
+    public convenience init(ringBuffer map: LoadedMap, sink: sending Sink) throws(PerfRingError) {
+        let ring = try BPFRingBuffer(map: map, syscalls: map.syscalls)
+        try self.init(rings: [ring], transport: .ringBuffer, syscalls: map.syscalls, sink: sink)
+    }
+
+    private init(rings: sending [any EventRing], transport: RingTransport, syscalls: Syscalls,
+                 sink: sending Sink) throws(PerfRingError) {
         let epoll: FileDescriptor
         let shutdown: FileDescriptor
         do {
@@ -72,13 +93,14 @@ public final class PerfEventPoller<Sink: PerfEventSink>: Sendable {
         } catch { throw .syscall(cpu: nil, error) }
         do {
             for (index, ring) in rings.enumerated() {
-                try syscalls.addToEpoll(epoll.rawValue, fd: ring.fd.rawValue, token: UInt64(index))
+                try syscalls.addToEpoll(epoll.rawValue, fd: ring.pollDescriptor, token: UInt64(index))
             }
             try syscalls.addToEpoll(epoll.rawValue, fd: shutdown.rawValue, token: Self.shutdownToken)
         } catch { throw .syscall(cpu: nil, error) }
-        self.cpus = rings.map(\.cpu)
+        self.cpus = transport == .perf ? rings.map(\.cpu) : []
         self.ringCount = rings.count
         self.ringDataSize = rings.first?.dataSize ?? 0
+        self.transport = transport
         self.syscalls = syscalls
         self.epoll = epoll
         self.shutdown = shutdown

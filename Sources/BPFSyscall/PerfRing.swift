@@ -111,6 +111,7 @@ public enum PerfRingError: Error, Sendable, Equatable, CustomStringConvertible {
     case badGeometry(cpu: Int, offset: Int, size: Int, mapped: Int)
     case onlineCPUs(reason: String)
     case notAPerfEventArray(map: String, type: UInt32)
+    case notARingBuffer(map: String, type: UInt32)
     case storeInMap(map: String, cpu: Int, reason: String)
 
     public var description: String {
@@ -128,6 +129,8 @@ public enum PerfRingError: Error, Sendable, Equatable, CustomStringConvertible {
             return "perf rings: cannot list online CPUs: \(reason)"
         case let .notAPerfEventArray(map, type):
             return "perf rings: map `\(map)` has type \(type), not BPF_MAP_TYPE_PERF_EVENT_ARRAY (4)"
+        case let .notARingBuffer(map, type):
+            return "ring buffer: map `\(map)` has type \(type), not BPF_MAP_TYPE_RINGBUF (27)"
         case let .storeInMap(map, cpu, reason):
             return "perf ring on cpu \(cpu): cannot store it in map `\(map)`: \(reason)"
                 + " (a perf event array needs an entry for every CPU)"

@@ -105,7 +105,9 @@ extension Syscalls {
                                  request.groupFD, request.flags)
         },
         ioctlInt: { fd, request, argument in cbpf_ioctl_int(fd, request, argument) },
-        mapMemory: { fd, length, address in cbpf_mmap_shared(fd, length, &address) },
+        mapMemory: { fd, length, offset, writable, address in
+            cbpf_mmap_shared(fd, length, offset, writable ? 1 : 0, &address)
+        },
         unmapMemory: { address, length in cbpf_munmap(address, length) },
         epollCreate: { cbpf_epoll_create() },
         epollAdd: { epollFD, fd, token in cbpf_epoll_add(epollFD, fd, EPOLLIN.rawValue, token) },
@@ -195,5 +197,12 @@ enum RingPositions {
     /// Release: our reads of the records finish before the kernel may overwrite them.
     static func storeTail(_ page: UnsafeMutablePointer<perf_event_mmap_page>, _ tail: UInt64) {
         cbpf_ring_store_tail(page, tail)
+    }
+
+    /// A BPF ring buffer's producer or consumer position, or a record's length word.
+    static func loadAcquire(_ address: UnsafeRawPointer) -> UInt64 { cbpf_load_acquire_u64(address) }
+    static func loadAcquire32(_ address: UnsafeRawPointer) -> UInt32 { cbpf_load_acquire_u32(address) }
+    static func storeRelease(_ address: UnsafeMutableRawPointer, _ value: UInt64) {
+        cbpf_store_release_u64(address, value)
     }
 }

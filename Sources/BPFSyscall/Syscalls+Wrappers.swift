@@ -103,10 +103,12 @@ extension Syscalls {
         _ = try Self.check(ioctlInt(fd, request, argument), "ioctl(\(name))")
     }
 
-    /// A shared read-write mapping of `length` bytes of `fd`; `what` names it in errors ("perf ring").
-    public func mapShared(fd: Int32, length: Int, what: String) throws(SyscallError) -> UnsafeMutableRawPointer {
+    /// A shared mapping of `length` bytes of `fd` from `offset` (read-write unless `writable` is
+    /// false); `what` names it in errors ("perf ring").
+    public func mapShared(fd: Int32, length: Int, offset: Int = 0, writable: Bool = true,
+                          what: String) throws(SyscallError) -> UnsafeMutableRawPointer {
         var address: UnsafeMutableRawPointer?
-        let result = mapMemory(fd, length, &address)
+        let result = mapMemory(fd, length, offset, writable, &address)
         guard result == 0, let address else {
             throw SyscallError(call: "mmap(\(what), \(length) bytes)", errno: result < 0 ? -result : EINVAL)
         }

@@ -268,9 +268,10 @@ int cbpf_eventfd_signal(int fd)
 	return write(fd, &one, sizeof(one)) < 0 ? -errno : 0;
 }
 
-int cbpf_mmap_shared(int fd, size_t length, void **address)
+int cbpf_mmap_shared(int fd, size_t length, long offset, int writable, void **address)
 {
-	void *mapped = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *mapped = mmap(NULL, length, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+	                    MAP_SHARED, fd, offset);
 	if (mapped == MAP_FAILED)
 		return -errno;
 	*address = mapped;
@@ -290,4 +291,19 @@ uint64_t cbpf_ring_load_head(const struct perf_event_mmap_page *page)
 void cbpf_ring_store_tail(struct perf_event_mmap_page *page, uint64_t tail)
 {
 	__atomic_store_n(&page->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+uint64_t cbpf_load_acquire_u64(const void *address)
+{
+	return __atomic_load_n((const uint64_t *)address, __ATOMIC_ACQUIRE);
+}
+
+uint32_t cbpf_load_acquire_u32(const void *address)
+{
+	return __atomic_load_n((const uint32_t *)address, __ATOMIC_ACQUIRE);
+}
+
+void cbpf_store_release_u64(void *address, uint64_t value)
+{
+	__atomic_store_n((uint64_t *)address, value, __ATOMIC_RELEASE);
 }

@@ -134,6 +134,15 @@ public enum RelocationTarget: Sendable, Equatable {
     /// A bpf-to-bpf call, already linked: `imm` of the call points at `function`,
     /// which sits at slot `targetIndex` of the same program.
     case call(function: String, targetIndex: Int)
+
+    /// The map an instruction refers to (`map` and `mapValue`), nil for calls.
+    public var mapName: String? {
+        switch self {
+        case .map(let name): return name
+        case .mapValue(let name, _): return name
+        case .call: return nil
+        }
+    }
 }
 
 /// A map to create. `name` is what relocations refer to.

@@ -21,11 +21,11 @@ struct CheckCommand: ExporterCommand {
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         kernel = try KernelFlags(arguments)
-        listenAddress = try arguments.value("web.listen-address", accepts: "host:port") {
+        listenAddress = try arguments.defaultedValue("web.listen-address", accepts: "host:port") {
             try ListenAddress(parsing: $0)
-        } ?? .default
+        }
         runAsUser = try arguments.value("run-as-user", accepts: "a user name") { try UserAccount.lookup($0) }
-        sysRoot = arguments.value("sys-root") ?? "/"
+        sysRoot = try arguments.defaultedValue("sys-root", accepts: "a directory") { $0 }
     }
 
     func run() throws {

@@ -6,15 +6,20 @@ import KernelTestSupport
 import Testing
 
 extension KernelTests {
-    /// bpf/retrans.o streaming through the per-CPU rings during a lossy bulk
-    /// transfer between two namespaces: the events received for the test flow
-    /// equal, exactly, a private ftrace instance's count of the same tracepoint.
+    /// bpf/retrans.o streaming through the per-CPU perf rings, or through its BPF ring
+    /// buffer, during a lossy bulk transfer between two namespaces: the events received
+    /// for the test flow equal, exactly, a private ftrace instance's count of the same
+    /// tracepoint.
     @Suite struct RetransRingExactnessTests {
         static let port: UInt16 = 7201
         static let onlineCPUs = (try? CPUList.online().cpus) ?? [0]
-        static let cases: [(BulkTransfer.Family, Int, String)] =
+        static let cases: [(BulkTransfer.Family, Int, String, RingTransport)] =
             [BulkTransfer.Family.ipv4, .ipv6].flatMap { family in
-                onlineCPUs.flatMap { cpu in ["batched", "every-event"].map { (family, cpu, $0) } }
+                onlineCPUs.flatMap { cpu in
+                    ["batched", "every-event"].flatMap { mode in
+                        [RingTransport.perf, .ringBuffer].map { (family, cpu, mode, $0) }
+                    }
+                }
             }
 
         /// Counts the `retrans_event`s of one flow, decoded at the offsets of the
@@ -78,14 +83,23 @@ extension KernelTests {
         }
 
         @Test(arguments: cases)
-        func receivedEventsEqualFtraceExactly(family: BulkTransfer.Family, cpu: Int, mode: String) throws {
+        func receivedEventsEqualFtraceExactly(family: BulkTransfer.Family, cpu: Int, mode: String,
+                                              transport: RingTransport) throws {
             let wakeup: PerfRingWakeup = mode == "batched" ? .batched : .everyEvent
-            let object = try LoadedObject(loading: try TestObjects.retrans(),
-                                          options: LoadOptions(constants: try TestObjects.retransConstants()))
-            let events = try object.requiredMap("events")
+            let programName = transport == .perf ? "tcp_retransmit_skb" : "tcp_retransmit_skb_rb"
+            let ringBytes: UInt32 = 1 << 20
+            var constants = try TestObjects.retransConstants()
+            // The ring buffer program wakes the reader once a quarter ring waits (batched) or every time.
+            constants["ring_wakeup_bytes"] = .u64(mode == "batched" ? UInt64(ringBytes / 4) : 0)
+            let object = try LoadedObject(loading: try TestObjects.retrans(), options: LoadOptions(
+                constants: constants, programs: [programName], maxEntries: ["ring": ringBytes]))
             let sink = FlowSink(family: family == .ipv4 ? 2 : 10, port: Self.port)
-            let poller = try PerfEventPoller(perfEventArray: events, options: PerfRingOptions(wakeup: wakeup),
-                                             sink: sink)
+            let poller = transport == .perf
+                ? try PerfEventPoller(perfEventArray: try object.requiredMap("events"),
+                                      options: PerfRingOptions(wakeup: wakeup), sink: sink)
+                : try PerfEventPoller(ringBuffer: try object.requiredMap("ring"), sink: sink)
+            #expect(object.map(named: transport == .perf ? "ring" : "events") == nil,
+                    "only the chosen program's maps are created")
             // Batched: the timer drain runs during the transfer; the final drain below collects the rest.
             let pollThread = try PollThread { try poller.run(drainInterval: wakeup == .batched ? .milliseconds(100) : nil) }
             var stopped = false
@@ -95,10 +109,10 @@ extension KernelTests {
                     try? pollThread.join()
                 }
             }
-            let program = try object.requiredProgram("tcp_retransmit_skb")
+            let program = try object.requiredProgram(programName)
             // Run-time statistics while this fd is held: the in-kernel cost per event in this wakeup mode.
             let statistics = try Syscalls.kernel.enableStatistics(type: BPF_STATS_RUN_TIME.rawValue)
-            let attachment = try object.attach(program: "tcp_retransmit_skb")
+            let attachment = try object.attach(program: programName)
             defer { _ = attachment }
 
             let name = "rtx-rg-\(family == .ipv4 ? "v4" : "v6")"
@@ -125,7 +139,7 @@ extension KernelTests {
             poller.drain()
             let received = poller.withSink { $0 }
             let rings = poller.statistics()
-            print("\(family.rawValue), sender on cpu \(cpu), \(mode): ftrace \(expected), received \(received.flowEvents) "
+            print("\(transport.rawValue) \(family.rawValue), sender on cpu \(cpu), \(mode): ftrace \(expected), received \(received.flowEvents) "
                   + "(by cpu \(received.flowEventsByCPU.sorted { $0.key < $1.key })), other flows \(received.otherEvents), "
                   + "lost \(received.lost); in-kernel \(Int(info.averageRunTimeNanoseconds ?? 0)) ns/event "
                   + "over \(info.runCount) runs (every flow on the host); host-wide: emitted \(emitted), "

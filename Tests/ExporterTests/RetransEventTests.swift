@@ -1,4 +1,6 @@
+import BPFSyscall
 import CRingTestSupport
+import ELFReader
 import Testing
 @testable import Exporter
 
@@ -87,5 +89,53 @@ import Testing
         #expect(table.eventsReceived == 4)
         #expect(table.decodeErrors == 3)
         #expect(table.counts == [SeriesCounts(retransmissions: 1, failures: 0)])
+    }
+}
+
+/// The typed binding checks an object before anything is loaded: the real retrans.o passes;
+/// every piece taken away or moved is named in one error.
+@Suite struct RetransObjectBindingTests {
+    static func retransSpec() throws -> ObjectSpec {
+        let bytes = try SystemFile.readBytes(DeployTestPaths.repositoryRoot + "/bpf/retrans.o")
+        return try ObjectReader.read(bytes)
+    }
+
+    @Test(arguments: [RingTransport.perf, .ringBuffer])
+    func theBuiltObjectFits(transport: RingTransport) throws {
+        let spec = try Self.retransSpec()
+        try RetransObjectBinding.validate(spec, transport: transport, origin: "bpf/retrans.o")
+        #expect(RetransObjectBinding.supports(transport, in: spec))
+    }
+
+    @Test func aMovedMemberIsCaughtAgainstTheDecoder() throws {
+        var spec = try Self.retransSpec()
+        var btf = try #require(spec.btf)
+        let index = try #require(btf.types.firstIndex { $0.name == "retrans_event" })
+        guard case .structure(let size, var members) = btf.types[index].kind,
+              let sport = members.firstIndex(where: { $0.name == "sport" }) else {
+            Issue.record("no struct retrans_event with sport in \(btf.types[index])")
+            return
+        }
+        members[sport].bitOffset += 16
+        btf.types[index].kind = .structure(size: size + 8, members: members)
+        spec.btf = btf
+        let error = try #require(throws: BindingError.self) { try RetransObjectBinding.validate(spec, transport: .perf, origin: "x.o") }
+        #expect(error.problems == [
+            "struct retrans_event is \(size + 8) bytes, the decoder reads 56",
+            "struct retrans_event.sport is at byte 20, the decoder reads byte 18",
+        ])
+    }
+
+    @Test func missingPiecesAreAllNamed() throws {
+        var spec = try Self.retransSpec()
+        spec.maps.removeAll { $0.name == "stats" || $0.name == ".rodata" }
+        spec.programs = []
+        spec.btf?.types.removeAll { $0.name == "retrans_event" }
+        let error = try #require(throws: BindingError.self) { try RetransObjectBinding.validate(spec, transport: .perf, origin: "x.o") }
+        #expect(error.problems.count == 4, "\(error)")
+        #expect("\(error)".hasPrefix("BPF object x.o does not fit this exporter: no program `tcp_retransmit_skb`"))
+        #expect("\(error)".contains("no map `stats`"))
+        #expect("\(error)".contains("no global `const volatile __u32 tracepoint_has_err`"))
+        #expect("\(error)".contains("no BTF for struct retrans_event"))
     }
 }

@@ -13,31 +13,11 @@
  * every event is a new flow (source port and address from the emit count), for
  * the memory figure at 100k series.
  */
-#include "bpf_defs.h"
-#include "retrans_event.h"
+#include "retrans_output.h"
 
 static long (*bpf_get_current_comm)(void *buf, __u32 size) = (void *)BPF_FUNC_get_current_comm;
 
-/* The exporter sets it from the tcp tracepoint's format; unused here, but it must exist. */
-const volatile __u32 tracepoint_has_err = 1;
-
-/* The exporter checks its decoder against this struct's BTF. */
-RETRANS_EVENT_LAYOUT;
-
 #define BENCH_DRIVER_COMM "rtxbn-getppid"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RETRANS_STAT_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
 
 static __always_inline int is_driver(void)
 {
@@ -52,11 +32,9 @@ static __always_inline int is_driver(void)
 	return 1;
 }
 
-SEC("tracepoint/syscalls/sys_enter_getppid")
-int tcp_retransmit_skb(void *ctx)
+/* The flow of the next event, from the emit count: 64 flows, or (FLOW_SWEEP) a new one each time. */
+static __always_inline int make_event(struct retrans_event *event)
 {
-	if (!is_driver())
-		return 0;
 	__u32 key = RETRANS_STAT_EMITTED;
 	__u64 *emitted = bpf_map_lookup_elem(&stats, &key);
 	if (!emitted)
@@ -66,27 +44,35 @@ int tcp_retransmit_skb(void *ctx)
 #else
 	__u64 flow = *emitted & 63;
 #endif
-	struct retrans_event event = {};
-	event.timestamp_ns = bpf_ktime_get_boot_ns();
-	event.state = 1; /* TCP_ESTABLISHED */
-	event.family = 2;
-	event.sport = (__u16)(10000 + flow);
-	event.dport = 7601;
+	event->timestamp_ns = bpf_ktime_get_boot_ns();
+	event->state = 1; /* TCP_ESTABLISHED */
+	event->family = 2;
+	event->sport = (__u16)(10000 + flow);
+	event->dport = 7601;
 	/* ::ffff:10.203.6.x, as the kernel writes IPv4 addresses. */
-	event.saddr[10] = 0xff; event.saddr[11] = 0xff;
-	event.saddr[12] = 10; event.saddr[13] = 203; event.saddr[14] = 6;
-	event.saddr[15] = (__u8)(1 + ((flow >> 16) & 0x7f));
-	event.daddr[10] = 0xff; event.daddr[11] = 0xff;
-	event.daddr[12] = 10; event.daddr[13] = 203; event.daddr[14] = 6; event.daddr[15] = 200;
+	event->saddr[10] = 0xff; event->saddr[11] = 0xff;
+	event->saddr[12] = 10; event->saddr[13] = 203; event->saddr[14] = 6;
+	event->saddr[15] = (__u8)(1 + ((flow >> 16) & 0x7f));
+	event->daddr[10] = 0xff; event->daddr[11] = 0xff;
+	event->daddr[12] = 10; event->daddr[13] = 203; event->daddr[14] = 6; event->daddr[15] = 200;
+	return 1;
+}
 
-	if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &event, sizeof(event)) == 0) {
-		*emitted += 1; /* per-CPU slot: no other writer */
-	} else {
-		key = RETRANS_STAT_EMIT_FAILED;
-		__u64 *failed = bpf_map_lookup_elem(&stats, &key);
-		if (failed)
-			*failed += 1;
-	}
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int tcp_retransmit_skb(void *ctx)
+{
+	struct retrans_event event = {};
+	if (is_driver() && make_event(&event))
+		emit_to_perf(ctx, &event);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int tcp_retransmit_skb_rb(void *ctx)
+{
+	struct retrans_event event = {};
+	if (is_driver() && make_event(&event))
+		emit_to_ring(&event);
 	return 0;
 }
 

@@ -82,9 +82,9 @@ int cbpf_eventfd_signal(int fd);
 
 /* ---- mmap of a ring ----------------------------------------------------- */
 
-/* mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0): 0 with
- * *address set, or -errno. */
-int cbpf_mmap_shared(int fd, size_t length, void **address);
+/* mmap(NULL, length, PROT_READ [| PROT_WRITE], MAP_SHARED, fd, offset): 0
+ * with *address set, or -errno. */
+int cbpf_mmap_shared(int fd, size_t length, long offset, int writable, void **address);
 int cbpf_munmap(void *address, size_t length);
 
 /* ---- ring head and tail ------------------------------------------------- */
@@ -95,5 +95,11 @@ uint64_t cbpf_ring_load_head(const struct perf_event_mmap_page *page);
 /* data_tail tells the kernel what was consumed: store it with release
  * ordering so our reads of the records finish first. */
 void cbpf_ring_store_tail(struct perf_event_mmap_page *page, uint64_t tail);
+
+/* A BPF ring buffer's positions and record lengths, shared with the kernel:
+ * loads with acquire, stores with release ordering (as libbpf's ringbuf.c). */
+uint64_t cbpf_load_acquire_u64(const void *address);
+uint32_t cbpf_load_acquire_u32(const void *address);
+void cbpf_store_release_u64(void *address, uint64_t value);
 
 #endif

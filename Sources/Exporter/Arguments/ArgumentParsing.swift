@@ -107,6 +107,28 @@ struct ParsedArguments: Sendable {
         try value(name, accepts: "one of " + T.allCases.map(\.rawValue).joined(separator: ", ")) { T(rawValue: $0) }
     }
 
+    // MARK: options the spec gives a default: never absent, and the default is written once
+
+    func defaultedValue<T>(_ name: String, accepts: String, _ convert: (String) throws -> T?) throws(UsageError) -> T {
+        try present(value(name, accepts: accepts, convert), name)
+    }
+
+    func defaultedInteger(_ name: String, in range: ClosedRange<Int>) throws(UsageError) -> Int {
+        try present(integer(name, in: range), name)
+    }
+
+    func defaultedChoice<T: RawRepresentable & CaseIterable>(_ name: String, _ type: T.Type) throws(UsageError) -> T
+    where T.RawValue == String {
+        try present(choice(name, type), name)
+    }
+
+    private func present<T>(_ value: T?, _ name: String) throws(UsageError) -> T {
+        guard let value else {
+            throw UsageError(command: command.name, message: "--\(name) has no value and its spec no default")
+        }
+        return value
+    }
+
     /// The closest option name, for "did you mean".
     private static func suggestion(for name: String, in command: CommandSpec) -> String? {
         command.options.filter { !$0.hidden }

@@ -25,9 +25,9 @@ struct HotPathBenchCommand: ExporterCommand {
     var maxSeries: Int
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
-        events = try arguments.integer("events", in: 1...Int(Int32.max)) ?? 30_000_000
-        flows = try arguments.integer("flows", in: 1...10_000_000) ?? 1_000
-        maxSeries = try arguments.integer("max-series", in: 0...MetricsConfiguration.seriesLimit) ?? 10_000
+        events = try arguments.defaultedInteger("events", in: 1...Int(Int32.max))
+        flows = try arguments.defaultedInteger("flows", in: 1...10_000_000)
+        maxSeries = try arguments.defaultedInteger("max-series", in: 0...MetricsConfiguration.seriesLimit)
     }
 
     func run() throws {

@@ -6,8 +6,10 @@ struct KernelFlags: Sendable {
         [
             .value("bpf.object", "PATH",
                    help: "Load this BPF object instead of the retrans.o embedded in the binary."),
+            .value("ring.kind", "KIND", default: RingKindChoice.automatic.rawValue,
+                   help: "ringbuf: one BPF ring buffer for every CPU (Linux 5.8+); perf: one perf ring per CPU; auto: ringbuf where the kernel has it, else perf."),
             .value("ring.pages", "N", default: String(1 << PerfRingOptions.defaultDataPageExponent),
-                   help: "Data pages per CPU ring, a power of two (256 = 1 MiB with 4 KiB pages)."),
+                   help: "Data pages of the ring buffer, or of each CPU's perf ring: a power of two (256 = 1 MiB with 4 KiB pages)."),
             .value("ring.wakeup", "MODE", default: RingWakeupChoice.batched.rawValue,
                    help: "batched: the kernel wakes the reader once a quarter ring is written (cheap); every-event: once per event (lowest latency, about 3x the in-kernel cost)."),
             .value("ring.drain-interval", "DURATION", default: drainIntervalDefault,
@@ -17,6 +19,7 @@ struct KernelFlags: Sendable {
     }
 
     var objectPath: String?
+    var ringKind: RingKindChoice
     var ringPages: Int
     var ringWakeup: RingWakeupChoice
     var drainInterval: Duration
@@ -24,17 +27,16 @@ struct KernelFlags: Sendable {
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         objectPath = arguments.value("bpf.object")
+        ringKind = try arguments.defaultedChoice("ring.kind", RingKindChoice.self)
         let maximumPages = 1 << PerfRingOptions.maximumDataPageExponent
-        let pages = try arguments.value(
+        ringPages = try arguments.defaultedValue(
             "ring.pages", accepts: "a power of two from 1 to \(maximumPages)"
         ) { text in
             Int(text).flatMap { $0 > 0 && $0 <= maximumPages && $0 & ($0 - 1) == 0 ? $0 : nil }
         }
-        ringPages = pages ?? 1 << PerfRingOptions.defaultDataPageExponent
-        ringWakeup = try arguments.choice("ring.wakeup", RingWakeupChoice.self) ?? .batched
-        drainInterval = try arguments.value(
-            "ring.drain-interval", accepts: "a duration from 1ms to 1h such as 250ms, 2s or 1m",
-            parseDuration) ?? .milliseconds(500)
+        ringWakeup = try arguments.defaultedChoice("ring.wakeup", RingWakeupChoice.self)
+        drainInterval = try arguments.defaultedValue(
+            "ring.drain-interval", accepts: "a duration from 1ms to 1h such as 250ms, 2s or 1m", parseDuration)
         verbose = arguments.flag("verbose")
     }
 
@@ -52,8 +54,19 @@ struct KernelFlags: Sendable {
         var options = KernelOptions(objectPath: objectPath)
         options.rings = PerfRingOptions(dataPageExponent: ringPages.trailingZeroBitCount,
                                         wakeup: ringWakeup == .batched ? .batched : .everyEvent)
+        options.transport = switch ringKind {
+        case .perf: .perf
+        case .ringBuffer: .ringBuffer
+        case .automatic: nil
+        }
         return options
     }
+}
+
+enum RingKindChoice: String, CaseIterable, Sendable {
+    case automatic = "auto"
+    case perf
+    case ringBuffer = "ringbuf"
 }
 
 enum RingWakeupChoice: String, CaseIterable, Sendable {

@@ -27,8 +27,11 @@ final class KernelScrapeSource: ScrapeSource {
 
     func collect(into counts: inout [SeriesCounts]) -> (flows: FlowSnapshot, kernel: KernelStatistics) {
         var kernel = KernelStatistics()
+        let perCPU = poller.transport == .perf
         let flows = poller.drain { table, rings in
-            kernel.samplesLostByCPU = rings.map { (cpu: $0.cpu, lost: $0.lost) }
+            // The ring buffer has no lost records: a full ring fails the program's reserve,
+            // which it counts itself (bpf_emit_failed).
+            if perCPU { kernel.samplesLostByCPU = rings.map { (cpu: $0.cpu, lost: $0.lost) } }
             return table.snapshot(into: &counts)
         }
         let stats = binding.stats

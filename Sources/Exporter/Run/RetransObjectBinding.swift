@@ -2,15 +2,21 @@ import BPFSyscall
 import ELFReader
 
 /// What the exporter needs of its BPF object, named once and checked before anything is
-/// loaded (the idea of cilium's bpf2go/`LoadAndAssign`): the program, the `events` perf
-/// event array, the `stats` counters, the `tracepoint_has_err` constant and the layout of
-/// `struct retrans_event`, whose BTF the object carries (bpf/retrans_event.h). A missing
-/// piece or a layout that disagrees with the decoder is one clear error at start.
+/// loaded (the idea of cilium's bpf2go/`LoadAndAssign`): for the chosen transport its program
+/// and output map (`tcp_retransmit_skb` writing to the `events` perf event array, or
+/// `tcp_retransmit_skb_rb` writing to the `ring` ring buffer), the `stats` counters, the
+/// constants the loader sets, and the layout of `struct retrans_event`, whose BTF the object
+/// carries (bpf/retrans_event.h). A missing piece or a layout that disagrees with the decoder
+/// is one clear error at start.
 struct RetransObjectBinding {
-    static let programName = "tcp_retransmit_skb"
-    static let eventsMap = "events"
+    static func programName(_ transport: RingTransport) -> String {
+        transport == .perf ? "tcp_retransmit_skb" : "tcp_retransmit_skb_rb"
+    }
+    static func outputMap(_ transport: RingTransport) -> String { transport == .perf ? "events" : "ring" }
     static let statsMap = "stats"
     static let hasErrConstant = "tracepoint_has_err"
+    /// Bytes waiting in the ring buffer before the program wakes the reader.
+    static let ringWakeupConstant = "ring_wakeup_bytes"
     static let eventStruct = "retrans_event"
     /// Indexes of the `stats` map (enum retrans_stat).
     static let emittedIndex: UInt32 = 0
@@ -21,29 +27,44 @@ struct RetransObjectBinding {
     /// this name sits on syscalls/sys_enter_getppid.
     static let formatTracepoint = (category: "tcp", name: "tcp_retransmit_skb")
 
+    /// Whether the object carries what `transport` needs (for `--ring.kind auto`).
+    static func supports(_ transport: RingTransport, in spec: ObjectSpec) -> Bool {
+        spec.program(named: programName(transport)) != nil && spec.map(named: outputMap(transport)) != nil
+    }
+
     /// Checks `spec` against everything above; `origin` names the object in the message.
-    static func validate(_ spec: ObjectSpec, origin: String) throws(BindingError) {
+    static func validate(_ spec: ObjectSpec, transport: RingTransport, origin: String) throws(BindingError) {
         var problems: [String] = []
-        if spec.program(named: programName) == nil {
-            problems.append("no program `\(programName)` (it has: \(spec.programs.map(\.name).joined(separator: ", ")))")
+        let program = programName(transport)
+        if spec.program(named: program) == nil {
+            problems.append("no program `\(program)` (it has: \(spec.programs.map(\.name).joined(separator: ", ")))")
         }
-        problems += mapProblems(spec.map(named: eventsMap), name: eventsMap, type: .perfEventArray,
-                                keySize: 4, valueSize: 4, minimumEntries: 0)
+        let output = outputMap(transport)
+        switch transport {
+        case .perf:
+            problems += mapProblems(spec.map(named: output), name: output, type: .perfEventArray,
+                                    keySize: 4, valueSize: 4, minimumEntries: 0)
+        case .ringBuffer:
+            problems += mapProblems(spec.map(named: output), name: output, type: .ringBuffer,
+                                    keySize: 0, valueSize: 0, minimumEntries: 0)
+            problems += constantProblems(spec, name: ringWakeupConstant, declaration: "__u64", size: 8)
+        }
         problems += mapProblems(spec.map(named: statsMap), name: statsMap, type: .perCPUArray,
                                 keySize: 4, valueSize: 8, minimumEntries: emitFailedIndex + 1)
-        let constant = spec.maps.lazy.compactMap { map in
-            map.variables.first { $0.name == hasErrConstant }.map { (map, $0) }
-        }.first
-        switch constant {
-        case nil:
-            problems.append("no global `const volatile __u32 \(hasErrConstant)`")
-        case let (map, variable)?:
-            if variable.size != 4 || map.name != ".rodata" {
-                problems.append("`\(hasErrConstant)` must be a 4-byte const in .rodata, is \(variable.size) bytes in \(map.name)")
-            }
-        }
+        problems += constantProblems(spec, name: hasErrConstant, declaration: "__u32", size: 4)
         problems += layoutProblems(spec.btf)
         guard problems.isEmpty else { throw BindingError(origin: origin, problems: problems) }
+    }
+
+    private static func constantProblems(_ spec: ObjectSpec, name: String, declaration: String, size: UInt32) -> [String] {
+        let constant = spec.maps.lazy.compactMap { map in
+            map.variables.first { $0.name == name }.map { (map, $0) }
+        }.first
+        guard let (map, variable) = constant else { return ["no global `const volatile \(declaration) \(name)`"] }
+        if variable.size != size || map.name != ".rodata" {
+            return ["`\(name)` must be a \(size)-byte const in .rodata, is \(variable.size) bytes in \(map.name)"]
+        }
+        return []
     }
 
     /// The members of `struct retrans_event` in the object's BTF, against `RetransEvent.Layout`.
@@ -87,19 +108,25 @@ struct RetransObjectBinding {
 
     // MARK: the live object
 
+    let transport: RingTransport
     let program: LoadedProgram
-    let events: LoadedMap
+    /// `events` or `ring`.
+    let output: LoadedMap
     let stats: LoadedMap
 
     /// The loaded pieces of an object that passed `validate`.
-    init(_ object: borrowing LoadedObject, origin: String) throws(BindingError) {
-        guard let program = object.program(named: Self.programName),
-              let events = object.map(named: Self.eventsMap),
+    init(_ object: borrowing LoadedObject, transport: RingTransport, origin: String) throws(BindingError) {
+        let (programName, outputName) = (Self.programName(transport), Self.outputMap(transport))
+        guard let program = object.program(named: programName), let output = object.map(named: outputName),
               let stats = object.map(named: Self.statsMap) else {
-            throw BindingError(origin: origin, problems: ["loaded without its program or maps"])
+            // The loader creates only the maps the loaded program uses.
+            throw BindingError(origin: origin, problems: [
+                "program `\(programName)` must use maps `\(outputName)` and `\(Self.statsMap)` "
+                    + "(loaded: \(object.maps.map(\.name).joined(separator: ", ")))"])
         }
+        self.transport = transport
         self.program = program
-        self.events = events
+        self.output = output
         self.stats = stats
     }
 }

@@ -34,13 +34,17 @@ struct RunCommand: ExporterCommand {
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         kernel = try KernelFlags(arguments)
-        let address = try arguments.value("web.listen-address", accepts: "host:port") { try ListenAddress(parsing: $0) }
-        serverConfiguration = HTTPServerConfiguration(listenAddress: address ?? .default,
-                                                      telemetryPath: arguments.value("web.telemetry-path") ?? "/metrics")
-        let labels = try arguments.value("metrics.labels", accepts: "label names") { try FlowLabelSelection(parsing: $0) }
-        let maximumSeries = try arguments.integer("metrics.max-series", in: 0...MetricsConfiguration.seriesLimit)
-        metricsConfiguration = MetricsConfiguration(labels: labels ?? .default, maximumSeries: maximumSeries ?? 10_000)
-        logLevel = try arguments.choice("log.level", Logger.Level.self) ?? .info
+        serverConfiguration = HTTPServerConfiguration(
+            listenAddress: try arguments.defaultedValue("web.listen-address", accepts: "host:port") {
+                try ListenAddress(parsing: $0)
+            },
+            telemetryPath: try arguments.defaultedValue("web.telemetry-path", accepts: "a path") { $0 })
+        metricsConfiguration = MetricsConfiguration(
+            labels: try arguments.defaultedValue("metrics.labels", accepts: "label names") {
+                try FlowLabelSelection(parsing: $0)
+            },
+            maximumSeries: try arguments.defaultedInteger("metrics.max-series", in: 0...MetricsConfiguration.seriesLimit))
+        logLevel = try arguments.defaultedChoice("log.level", Logger.Level.self)
         runAsUser = try arguments.value("run-as-user", accepts: "a user name") { try UserAccount.lookup($0) }
         do {
             try serverConfiguration.validate()
@@ -108,10 +112,9 @@ struct RunCommand: ExporterCommand {
         }
 
         logger.info("""
-            attached \(RetransObjectBinding.programName) to tracepoint \
+            attached \(session.binding.program.name) to tracepoint \
             \(session.attachment.category)/\(session.attachment.name) \
-            via \(session.attachment.method.rawValue); \(poller.cpus.count) CPU rings of \
-            \(poller.ringDataSize >> 10) KiB; object \(session.objectOrigin); \
+            via \(session.attachment.method.rawValue); \(session.ringsDescription); object \(session.objectOrigin); \
             failed retransmissions \(session.tracepointHasErr ? "reported apart" : "not reported by this kernel"); \
             serving http://\(serverConfiguration.listenAddress)\(serverConfiguration.telemetryPath)
             """)

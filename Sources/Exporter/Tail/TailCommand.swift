@@ -22,7 +22,7 @@ struct TailCommand: ExporterCommand {
     init(_ arguments: ParsedArguments) throws(UsageError) {
         kernel = try KernelFlags(arguments)
         json = arguments.flag("json")
-        count = try arguments.integer("count", in: 0...Int(Int32.max)) ?? 0
+        count = try arguments.defaultedInteger("count", in: 0...Int(Int32.max))
     }
 
     func run() throws {

@@ -9,21 +9,16 @@
  *   clang -target bpf -O2 -g -Wall -Werror -I/usr/include/$(gcc -dumpmachine) -Ibpf -fdebug-prefix-map=$PWD=. \
  *         -c Tests/BPFSyscallTests/Fixtures/missing_tracepoint.c -o Tests/BPFSyscallTests/Fixtures/missing_tracepoint.o
  */
-#include "bpf_defs.h"
-
-/* Set by the exporter's loader (it sets it in every object it loads). */
-const volatile __u32 tracepoint_has_err = 1;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
-} events SEC(".maps");
+#include "retrans_output.h"
 
 SEC("tracepoint/tcp/rtx_hd_no_such_tracepoint")
 int tcp_retransmit_skb(void *ctx)
 {
-	return tracepoint_has_err ? 0 : 1;
+	struct retrans_event event = {};
+
+	if (tracepoint_has_err)
+		emit_to_perf(ctx, &event);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

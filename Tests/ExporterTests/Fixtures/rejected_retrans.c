@@ -13,15 +13,7 @@
  *   clang -target bpf -O2 -g -Wall -I/usr/include/$(gcc -dumpmachine) -Ibpf -fdebug-prefix-map=$PWD=. \
  *     -c Tests/ExporterTests/Fixtures/rejected_retrans.c -o Tests/ExporterTests/Fixtures/rejected_retrans.o
  */
-#include "bpf_defs.h"
-
-const volatile __u32 tracepoint_has_err = 1;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
-} events SEC(".maps");
+#include "retrans_output.h"
 
 struct ctx_head {
 	__u64 common;
