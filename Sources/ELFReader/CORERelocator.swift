@@ -25,6 +25,11 @@ public struct CORERelocator {
         targets = ([target.vmlinux] + target.modules).map(TargetTypes.init)
     }
 
+    init(local: LocalTypes, targets: [TargetTypes]) {
+        self.local = local
+        self.targets = targets
+    }
+
     /// Every CO-RE relocation of `program`, resolved, in record order.
     public mutating func resolve(_ program: ProgramSpec) throws(CORERelocationError) -> [COREResolution] {
         try prefetchCandidates(for: program)
