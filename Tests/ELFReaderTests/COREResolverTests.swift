@@ -328,4 +328,32 @@ import Testing
         #expect(byAccess["sock___future.sk_field_from_the_future"] == .some(nil))
         #expect(relocated.programs[0].instructions != object.programs[0].instructions)
     }
+
+    /// A damaged kernel BTF (seeded flips and every truncation of a real
+    /// object's BTF, used as the target) resolves or fails, never traps.
+    @Test(arguments: [Fixture.coreFields, .coreTypesClang14])
+    func damagedTargetBTFNeverTraps(_ fixture: Fixture) throws {
+        let object = try fixture.spec()
+        let clean = try #require(object.btf?.kernelBytes)
+        var outcomes = (resolved: 0, failed: 0)
+        func attempt(_ bytes: [UInt8]) {
+            do {
+                let target = CORETarget(vmlinux: try KernelBTF(vmlinux: bytes))
+                let (relocated, resolutions) = try CORERelocator.relocate(object, target: target)
+                for program in relocated.programs {
+                    _ = ProgramListing(program: program, object: relocated, coreResolutions: resolutions[program.name]).text
+                }
+                outcomes.resolved += 1
+            } catch {
+                outcomes.failed += 1
+            }
+        }
+        for length in 0..<clean.count { attempt(Array(clean[0..<length])) }
+        var random = SeededRandom(seed: 0xc0de + UInt64(clean.count))
+        for _ in 0..<3000 {
+            attempt(MalformedInputTests.flip(clean, in: 0..<min(clean.count, 24 + 40 * 60), using: &random))
+        }
+        attempt(clean)
+        #expect(outcomes.resolved > 0 && outcomes.failed > 0)
+    }
 }
