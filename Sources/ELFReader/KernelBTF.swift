@@ -98,10 +98,21 @@ public struct KernelBTF: Sendable {
 
     /// The layer holding string `offset`, and the string's byte position in that layer.
     private func stringLocation(_ offset: UInt32) throws(ObjectReadError) -> (Layer, Int) {
+        let (index, position) = try stringPosition(offset)
+        return (layers[index], position)
+    }
+
+    /// As `stringLocation`, with the layer's index (no copy of the layer).
+    private func stringPosition(_ offset: UInt32) throws(ObjectReadError) -> (layer: Int, position: Int) {
         let position = Int(offset)
-        for layer in layers.reversed() where position >= layer.stringBase {
-            guard position - layer.stringBase < layer.stringLength else { break }
-            return (layer, layer.stringStart + position - layer.stringBase)
+        var index = layers.count - 1
+        while index >= 0 {
+            let layer = layers[index]
+            if position >= layer.stringBase {
+                guard position - layer.stringBase < layer.stringLength else { break }
+                return (index, layer.stringStart + position - layer.stringBase)
+            }
+            index -= 1
         }
         throw ObjectReadError(section: "BTF \(name) strings", offset: UInt64(offset),
                               reason: "string offset \(offset) is outside the string sections")
@@ -126,33 +137,50 @@ public struct KernelBTF: Sendable {
     public func candidates(for keys: Set<CandidateKey>) throws(ObjectReadError) -> [CandidateKey: [UInt32]] {
         guard !keys.isEmpty, let layer = layers.last else { return [:] }
         var wanted: [UInt64: [CandidateKey]] = [:]
-        var kinds = Set<Int>()
+        var kindMask: UInt32 = 0
         for key in keys {
             wanted[Self.hash(Array(key.essentialName.utf8)[...]), default: []].append(key)
-            kinds.insert(key.kindClass)
+            if (0..<32).contains(key.kindClass) { kindMask |= 1 << UInt32(key.kindClass) }
         }
+        // This loop is most of CO-RE's start-up cost (~127,000 records here):
+        // a bit test rejects most records, and a name is hashed in the same
+        // pass that finds its end.
         var found: [CandidateKey: [UInt32]] = [:]
         let bytes = layer.bytes
-        for (index, offset) in layer.recordOffsets.enumerated() {
-            let start = Int(offset)
-            let info = Self.u32(bytes, start + 4)
-            var kind = Int((info >> 24) & 0x1f)
+        let offsets = layer.recordOffsets
+        for index in offsets.indices {
+            let start = Int(offsets[index])
+            var kind = (Self.u32(bytes, start + 4) >> 24) & 0x1f
             if kind == 19 { kind = 6 }
-            guard kinds.contains(kind) else { continue }
+            guard kindMask & (1 << kind) != 0 else { continue }
             let nameOffset = Self.u32(bytes, start)
             guard nameOffset != 0 else { continue }
-            let (nameLayer, nameStart) = try stringLocation(nameOffset)
-            let nameBytes = nameLayer.bytes
-            let tableEnd = nameLayer.stringStart + nameLayer.stringLength
+            let (layerIndex, nameStart) = try stringPosition(nameOffset)
+            let nameBytes = layerIndex == layers.count - 1 ? bytes : layers[layerIndex].bytes
+            let tableEnd = layers[layerIndex].stringStart + layers[layerIndex].stringLength
             var end = nameStart
-            while end < tableEnd && nameBytes[end] != 0 { end += 1 }
+            var hash: UInt64 = Self.hashSeed
+            var underscores = 0
+            var flavored = false
+            while end < tableEnd {
+                let byte = nameBytes[end]
+                if byte == 0 { break }
+                hash = (hash ^ UInt64(byte)) &* Self.hashPrime
+                underscores = byte == 0x5f ? underscores + 1 : 0
+                if underscores == 3 { flavored = true }
+                end += 1
+            }
             guard end < tableEnd else {
-                throw ObjectReadError(section: "BTF \(nameLayer.name) strings", offset: UInt64(nameOffset),
+                throw ObjectReadError(section: "BTF \(layers[layerIndex].name) strings", offset: UInt64(nameOffset),
                                       reason: "string is not NUL-terminated")
             }
-            let essential = nameBytes[nameStart ..< nameStart + Self.essentialLength(nameBytes[nameStart..<end])]
-            guard let matches = wanted[Self.hash(essential)] else { continue }
-            for key in matches where key.kindClass == kind && key.essentialName.utf8.elementsEqual(essential) {
+            var essentialEnd = end
+            if flavored {
+                essentialEnd = nameStart + Self.essentialLength(nameBytes[nameStart..<end])
+                hash = Self.hash(nameBytes[nameStart..<essentialEnd])
+            }
+            guard let matches = wanted[hash] else { continue }
+            for key in matches where key.kindClass == Int(kind) && key.essentialName.utf8.elementsEqual(nameBytes[nameStart..<essentialEnd]) {
                 found[key, default: []].append(layer.firstTypeID + UInt32(index))
             }
         }
@@ -182,9 +210,11 @@ public struct KernelBTF: Sendable {
     }
 
     /// FNV-1a: cheap, allocation-free, good enough to pick the few names compared in full.
+    private static let hashSeed: UInt64 = 0xcbf2_9ce4_8422_2325
+    private static let hashPrime: UInt64 = 0x100_0000_01b3
     private static func hash(_ bytes: ArraySlice<UInt8>) -> UInt64 {
-        var value: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes { value = (value ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        var value = hashSeed
+        for byte in bytes { value = (value ^ UInt64(byte)) &* hashPrime }
         return value
     }
 

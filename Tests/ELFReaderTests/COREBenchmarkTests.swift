@@ -39,6 +39,24 @@ import Testing
         print(String(format: "  read file (Foundation, for reference)  median %.3f ms", median(readTimes)))
         print(String(format: "  index (record offsets)                  median %.3f ms", median(indexTimes)))
 
+        let keys: Set<KernelBTF.CandidateKey> = Set(["sock", "sk_buff", "net", "cgroup", "kernfs_node", "sock___future"]
+            .map { KernelBTF.CandidateKey(kindClass: 4, essentialName: $0) })
+        var scanTimes: [Double] = []
+        for _ in 0..<rounds {
+            let start = clock.now
+            _ = try btf.candidates(for: keys)
+            scanTimes.append(milliseconds(clock.now - start))
+        }
+        print(String(format: "  candidate scan (6 struct names)         median %.3f ms", median(scanTimes)))
+        var decodeTimes: [Double] = []
+        let sockID = try #require(try btf.candidates(for: [KernelBTF.CandidateKey(kindClass: 4, essentialName: "sk_buff")]).values.first?.first)
+        for _ in 0..<rounds {
+            let start = clock.now
+            _ = try btf.type(sockID)
+            decodeTimes.append(milliseconds(clock.now - start))
+        }
+        print(String(format: "  decode struct sk_buff                   median %.3f ms", median(decodeTimes)))
+
         for fixture in Fixture.core {
             let object = try fixture.spec()
             let count = object.programs.reduce(0) { $0 + $1.coreRelocations.count }
