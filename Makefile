@@ -43,9 +43,19 @@ run: build
 # Rebuild the committed test objects from their C sources, plus a copy of
 # bpf/retrans.o (the reader's tests must not depend on a fresh `make bpf`).
 # The prefix map keeps the checkout's path out of the objects' debug info.
+# CO-RE fixtures (core_*.c) are built by both compilers the project supports,
+# since each emits its own instructions and records: core_X.o by the Swift
+# toolchain's clang 21, core_X.clang14.o by Debian's clang 14.
+FIXTURE_CLANG21 ?= /opt/swift/usr/bin/clang
+FIXTURE_CLANG14 ?= clang-14
 fixtures: bpf
 	for src in $(FIXTURES)/*.c; do \
+	  case $$(basename $$src) in core_*) continue;; esac; \
 	  $(CLANG) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $$src -o $${src%.c}.o || exit 1; \
+	done
+	for src in $(FIXTURES)/core_*.c; do \
+	  $(FIXTURE_CLANG21) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $$src -o $${src%.c}.o || exit 1; \
+	  $(FIXTURE_CLANG14) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $$src -o $${src%.c}.clang14.o || exit 1; \
 	done
 	cp bpf/retrans.o $(FIXTURES)/retrans.o
 

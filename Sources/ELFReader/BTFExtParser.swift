@@ -1,10 +1,11 @@
-/// Parses `.BTF.ext`: per-section func_info and line_info records.
+/// Parses `.BTF.ext`: per-section func_info, line_info and CO-RE relocation records.
 ///
 /// Layout (`tools/lib/bpf/libbpf_internal.h`, `struct btf_ext_header`):
 ///
 ///     header: magic u16 (0xeB9F), version u8, flags u8, hdr_len u32,
 ///             func_info_off u32, func_info_len u32,
-///             line_info_off u32, line_info_len u32, [core_relo_off, core_relo_len]
+///             line_info_off u32, line_info_len u32,
+///             core_relo_off u32, core_relo_len u32 (when hdr_len >= 32)
 ///     each info block: rec_size u32, then for each ELF section:
 ///             sec_name_off u32 (into the .BTF strings), num_info u32,
 ///             num_info records of rec_size bytes
@@ -18,6 +19,15 @@ enum BTFExtParser {
     struct SectionRecords {
         var funcInfo: [FuncInfo] = []
         var lineInfo: [LineInfo] = []
+        var coreRelocations: [RawCORERelocation] = []
+    }
+
+    /// A `struct bpf_core_relo` with its access string looked up; `instructionOffset` in bytes.
+    struct RawCORERelocation {
+        var instructionOffset: UInt32
+        var localTypeID: UInt32
+        var accessString: String
+        var kind: COREKind
     }
 
     /// Records by ELF section name, `instructionOffset` still in bytes.
@@ -54,6 +64,32 @@ enum BTFExtParser {
             result[sectionName, default: SectionRecords()].lineInfo.append(
                 LineInfo(instructionOffset: instructionOffset, fileNameOffset: fileNameOffset,
                          lineOffset: lineOffset, lineColumn: lineColumn))
+        }
+        // CO-RE relocations arrived after func_info and line_info: older headers stop at 24 bytes.
+        if headerLength >= 32 {
+            let coreOffset = try header.readU32()
+            let coreLength = try header.readU32()
+            try readBlock(bytes, start: UInt64(headerLength) + UInt64(coreOffset), length: UInt64(coreLength),
+                          what: "core_relo", minimumRecordSize: 16, strings: strings) { (reader: inout ByteReader, sectionName: String) throws(ObjectReadError) in
+                let recordStart = reader.position
+                let instructionOffset = try reader.readU32()
+                let typeID = try reader.readU32()
+                let accessOffset = try reader.readU32()
+                let kindNumber = try reader.readU32()
+                let accessString: String
+                do throws(ObjectReadError) { accessString = try strings.string(at: UInt64(accessOffset)) } catch {
+                    throw reader.error("core_relo for \(sectionName): access string: \(error.reason)", at: recordStart)
+                }
+                guard let kind = COREKind(rawValue: kindNumber) else {
+                    throw reader.error("core_relo for \(sectionName): kind \(kindNumber) is not a CO-RE relocation kind (0...12)", at: recordStart)
+                }
+                guard CORERelocation.parseAccessString(accessString) != nil else {
+                    throw reader.error("core_relo for \(sectionName): access string \"\(accessString)\" is not a list of indices such as 0:1:2", at: recordStart)
+                }
+                result[sectionName, default: SectionRecords()].coreRelocations.append(
+                    RawCORERelocation(instructionOffset: instructionOffset, localTypeID: typeID,
+                                      accessString: accessString, kind: kind))
+            }
         }
         return result
     }

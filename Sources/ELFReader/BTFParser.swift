@@ -66,123 +66,135 @@ enum BTFParser {
         while reader.position < typeRange.upperBound {
             let id = UInt32(types.count + 1)
             let recordStart = reader.position
-            let nameOffset = try reader.readU32()
-            let info = try reader.readU32()
-            let sizeOrType = try reader.readU32()
-            let vlen = Int(info & 0xffff)
-            let kindNumber = (info >> 24) & 0x1f
-            let kindFlag = info >> 31 != 0
-            let name: String
-            do { name = try stringTable.string(at: UInt64(nameOffset)) } catch {
-                throw reader.error("type \(id): name: \(error.reason)", at: recordStart)
+            let type = try readType(&reader, id: id) { (offset: UInt32) throws(ObjectReadError) -> String in
+                try stringTable.string(at: UInt64(offset))
             }
-            // Member names are looked up in the same table.
-            func memberName(_ offset: UInt32) throws(ObjectReadError) -> String {
-                do { return try stringTable.string(at: UInt64(offset)) } catch {
-                    throw reader.error("type \(id) (\(name)): member name: \(error.reason)")
-                }
-            }
-
-            let kind: BTFKind
-            switch kindNumber {
-            case 1:
-                let encoding = try reader.readU32()
-                kind = .int(size: sizeOrType, encoding: UInt8(truncatingIfNeeded: encoding >> 24),
-                            bitOffset: UInt8(truncatingIfNeeded: encoding >> 16), bits: UInt8(truncatingIfNeeded: encoding))
-            case 2: kind = .pointer(typeID: sizeOrType)
-            case 3:
-                let element = try reader.readU32()
-                let index = try reader.readU32()
-                let count = try reader.readU32()
-                kind = .array(elementTypeID: element, indexTypeID: index, count: count)
-            case 4, 5:
-                try reader.require(vlen * 12)
-                var members: [BTFMember] = []
-                members.reserveCapacity(vlen)
-                for _ in 0..<vlen {
-                    let memberNameOffset = try reader.readU32()
-                    let memberType = try reader.readU32()
-                    let offset = try reader.readU32()
-                    // With kind_flag set, the top 8 bits hold a bitfield size.
-                    let member = BTFMember(name: try memberName(memberNameOffset), typeID: memberType,
-                                           bitOffset: kindFlag ? offset & 0xff_ffff : offset,
-                                           bitfieldSize: kindFlag ? offset >> 24 : 0)
-                    members.append(member)
-                }
-                kind = kindNumber == 4 ? .structure(size: sizeOrType, members: members)
-                                       : .union(size: sizeOrType, members: members)
-            case 6:
-                try reader.require(vlen * 8)
-                var values: [BTFEnumValue] = []
-                values.reserveCapacity(vlen)
-                for _ in 0..<vlen {
-                    let valueName = try reader.readU32()
-                    let raw = try reader.readU32()
-                    let value = kindFlag ? Int64(Int32(bitPattern: raw)) : Int64(raw)
-                    values.append(BTFEnumValue(name: try memberName(valueName), value: value))
-                }
-                kind = .enumeration(size: sizeOrType, signed: kindFlag, values: values)
-            case 7: kind = .forward(isUnion: kindFlag)
-            case 8: kind = .typedef(typeID: sizeOrType)
-            case 9: kind = .volatile(typeID: sizeOrType)
-            case 10: kind = .const(typeID: sizeOrType)
-            case 11: kind = .restrict(typeID: sizeOrType)
-            case 12: kind = .function(protoTypeID: sizeOrType, linkage: UInt32(vlen))
-            case 13:
-                try reader.require(vlen * 8)
-                var parameters: [BTFParameter] = []
-                parameters.reserveCapacity(vlen)
-                for _ in 0..<vlen {
-                    let parameterName = try reader.readU32()
-                    let parameterType = try reader.readU32()
-                    parameters.append(BTFParameter(name: try memberName(parameterName), typeID: parameterType))
-                }
-                kind = .functionProto(returnTypeID: sizeOrType, parameters: parameters)
-            case 14:
-                let linkage = try reader.readU32()
-                kind = .variable(typeID: sizeOrType, linkage: linkage)
-            case 15:
-                let variablesOffset = reader.position
-                try reader.require(vlen * 12)
-                var variables: [BTFVarSecInfo] = []
-                variables.reserveCapacity(vlen)
-                for _ in 0..<vlen {
-                    let variableType = try reader.readU32()
-                    let offset = try reader.readU32()
-                    let size = try reader.readU32()
-                    variables.append(BTFVarSecInfo(typeID: variableType, offset: offset, size: size))
-                }
-                kind = .dataSection(size: sizeOrType, variables: variables)
-                dataSections.append(DataSectionRecord(typeID: id, name: name, sizeFieldOffset: recordStart + 8,
-                                                      variablesOffset: variablesOffset, variableCount: vlen))
-            case 16: kind = .float(size: sizeOrType)
-            case 17:
-                let component = try reader.readI32()
-                kind = .declTag(typeID: sizeOrType, componentIndex: component)
-            case 18: kind = .typeTag(typeID: sizeOrType)
-            case 19:
-                try reader.require(vlen * 12)
-                var values: [BTFEnumValue] = []
-                values.reserveCapacity(vlen)
-                for _ in 0..<vlen {
-                    let valueName = try reader.readU32()
-                    let low = try reader.readU32()
-                    let high = try reader.readU32()
-                    let value = Int64(bitPattern: UInt64(high) << 32 | UInt64(low))
-                    values.append(BTFEnumValue(name: try memberName(valueName), value: value))
-                }
-                kind = .enumeration64(size: sizeOrType, signed: kindFlag, values: values)
-            default:
-                throw reader.error("type \(id): unknown BTF kind \(kindNumber)", at: recordStart)
+            if case .dataSection(_, let variables) = type.kind {
+                dataSections.append(DataSectionRecord(typeID: id, name: type.name, sizeFieldOffset: recordStart + 8,
+                                                      variablesOffset: recordStart + 12, variableCount: variables.count))
             }
             guard reader.position <= typeRange.upperBound else {
-                throw reader.error("type \(id) (\(name)) runs past the end of the type section", at: recordStart)
+                throw reader.error("type \(id) (\(type.name)) runs past the end of the type section", at: recordStart)
             }
-            types.append(BTFType(id: id, name: name, kind: kind))
+            types.append(type)
             recordOffsets.append(recordStart)
         }
         let spec = BTFSpec(kernelBytes: bytes, types: types, strings: strings)
         return Result(spec: spec, dataSections: dataSections, recordOffsets: recordOffsets)
+    }
+
+    /// Decodes the type record at the reader's position (id `id`); `string`
+    /// looks a name offset up (split BTF spreads names over two tables).
+    static func readType(_ reader: inout ByteReader, id: UInt32,
+                         string: (UInt32) throws(ObjectReadError) -> String) throws(ObjectReadError) -> BTFType {
+        let recordStart = reader.position
+        let nameOffset = try reader.readU32()
+        let info = try reader.readU32()
+        let sizeOrType = try reader.readU32()
+        let vlen = Int(info & 0xffff)
+        let kindNumber = (info >> 24) & 0x1f
+        let kindFlag = info >> 31 != 0
+        let name: String
+        do { name = try string(nameOffset) } catch {
+            throw reader.error("type \(id): name: \(error.reason)", at: recordStart)
+        }
+        // Member names are looked up in the same table.
+        func memberName(_ offset: UInt32) throws(ObjectReadError) -> String {
+            do { return try string(offset) } catch {
+                throw reader.error("type \(id) (\(name)): member name: \(error.reason)")
+            }
+        }
+
+        let kind: BTFKind
+        switch kindNumber {
+        case 1:
+            let encoding = try reader.readU32()
+            kind = .int(size: sizeOrType, encoding: UInt8(truncatingIfNeeded: encoding >> 24),
+                        bitOffset: UInt8(truncatingIfNeeded: encoding >> 16), bits: UInt8(truncatingIfNeeded: encoding))
+        case 2: kind = .pointer(typeID: sizeOrType)
+        case 3:
+            let element = try reader.readU32()
+            let index = try reader.readU32()
+            let count = try reader.readU32()
+            kind = .array(elementTypeID: element, indexTypeID: index, count: count)
+        case 4, 5:
+            try reader.require(vlen * 12)
+            var members: [BTFMember] = []
+            members.reserveCapacity(vlen)
+            for _ in 0..<vlen {
+                let memberNameOffset = try reader.readU32()
+                let memberType = try reader.readU32()
+                let offset = try reader.readU32()
+                // With kind_flag set, the top 8 bits hold a bitfield size.
+                let member = BTFMember(name: try memberName(memberNameOffset), typeID: memberType,
+                                       bitOffset: kindFlag ? offset & 0xff_ffff : offset,
+                                       bitfieldSize: kindFlag ? offset >> 24 : 0)
+                members.append(member)
+            }
+            kind = kindNumber == 4 ? .structure(size: sizeOrType, members: members)
+                                   : .union(size: sizeOrType, members: members)
+        case 6:
+            try reader.require(vlen * 8)
+            var values: [BTFEnumValue] = []
+            values.reserveCapacity(vlen)
+            for _ in 0..<vlen {
+                let valueName = try reader.readU32()
+                let raw = try reader.readU32()
+                let value = kindFlag ? Int64(Int32(bitPattern: raw)) : Int64(raw)
+                values.append(BTFEnumValue(name: try memberName(valueName), value: value))
+            }
+            kind = .enumeration(size: sizeOrType, signed: kindFlag, values: values)
+        case 7: kind = .forward(isUnion: kindFlag)
+        case 8: kind = .typedef(typeID: sizeOrType)
+        case 9: kind = .volatile(typeID: sizeOrType)
+        case 10: kind = .const(typeID: sizeOrType)
+        case 11: kind = .restrict(typeID: sizeOrType)
+        case 12: kind = .function(protoTypeID: sizeOrType, linkage: UInt32(vlen))
+        case 13:
+            try reader.require(vlen * 8)
+            var parameters: [BTFParameter] = []
+            parameters.reserveCapacity(vlen)
+            for _ in 0..<vlen {
+                let parameterName = try reader.readU32()
+                let parameterType = try reader.readU32()
+                parameters.append(BTFParameter(name: try memberName(parameterName), typeID: parameterType))
+            }
+            kind = .functionProto(returnTypeID: sizeOrType, parameters: parameters)
+        case 14:
+            let linkage = try reader.readU32()
+            kind = .variable(typeID: sizeOrType, linkage: linkage)
+        case 15:
+            try reader.require(vlen * 12)
+            var variables: [BTFVarSecInfo] = []
+            variables.reserveCapacity(vlen)
+            for _ in 0..<vlen {
+                let variableType = try reader.readU32()
+                let offset = try reader.readU32()
+                let size = try reader.readU32()
+                variables.append(BTFVarSecInfo(typeID: variableType, offset: offset, size: size))
+            }
+            kind = .dataSection(size: sizeOrType, variables: variables)
+        case 16: kind = .float(size: sizeOrType)
+        case 17:
+            let component = try reader.readI32()
+            kind = .declTag(typeID: sizeOrType, componentIndex: component)
+        case 18: kind = .typeTag(typeID: sizeOrType)
+        case 19:
+            try reader.require(vlen * 12)
+            var values: [BTFEnumValue] = []
+            values.reserveCapacity(vlen)
+            for _ in 0..<vlen {
+                let valueName = try reader.readU32()
+                let low = try reader.readU32()
+                let high = try reader.readU32()
+                let value = Int64(bitPattern: UInt64(high) << 32 | UInt64(low))
+                values.append(BTFEnumValue(name: try memberName(valueName), value: value))
+            }
+            kind = .enumeration64(size: sizeOrType, signed: kindFlag, values: values)
+        default:
+            throw reader.error("type \(id): unknown BTF kind \(kindNumber)", at: recordStart)
+        }
+        return BTFType(id: id, name: name, kind: kind)
     }
 
     /// `start..<start+length` as a range of `bytes`, or an error naming the header field.

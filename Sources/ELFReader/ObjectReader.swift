@@ -46,9 +46,22 @@ public enum ObjectReader {
         let linker = try ProgramLinker(elf: elf, symbols: symbols, relocations: relocations,
                                        lineAndFuncInfo: lineAndFuncInfo)
         let programs = try linker.programs()
+        try checkCORERelocations(programs, btf: btf?.spec)
 
         return ObjectSpec(license: license, kernelVersion: kernelVersion, programs: programs, maps: maps,
                           btf: btf?.spec, sections: elf.sections, symbols: symbols)
+    }
+
+    /// Every CO-RE relocation names a type of the object's BTF.
+    private static func checkCORERelocations(_ programs: [ProgramSpec], btf: BTFSpec?) throws(ObjectReadError) {
+        let typeCount = btf?.types.count ?? 0
+        for program in programs {
+            for relocation in program.coreRelocations
+            where relocation.localTypeID == 0 || Int(relocation.localTypeID) > typeCount {
+                throw ObjectReadError(section: BTFExtParser.section, offset: 0,
+                                      reason: "program \(program.name): instruction \(relocation.instructionIndex): CO-RE relocation names type \(relocation.localTypeID), which is not in .BTF (\(typeCount) types)")
+            }
+        }
     }
 
     /// `license`: a C string; the kernel checks it for GPL-only helpers.

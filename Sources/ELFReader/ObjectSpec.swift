@@ -54,9 +54,13 @@ public struct ProgramSpec: Sendable, Equatable {
     public var funcInfo: [FuncInfo]
     /// `.BTF.ext` line_info for this program, instruction offsets in slots of `instructions`.
     public var lineInfo: [LineInfo]
+    /// `.BTF.ext` CO-RE relocations: instructions whose offset or immediate
+    /// depends on the target kernel's types (`CORERelocator` computes them).
+    public var coreRelocations: [CORERelocation]
 
     public init(name: String, sectionName: String, kind: ProgramKind, instructions: [Instruction],
-                entryLength: Int, relocations: [Relocation], funcInfo: [FuncInfo], lineInfo: [LineInfo]) {
+                entryLength: Int, relocations: [Relocation], funcInfo: [FuncInfo], lineInfo: [LineInfo],
+                coreRelocations: [CORERelocation] = []) {
         self.name = name
         self.sectionName = sectionName
         self.kind = kind
@@ -65,6 +69,7 @@ public struct ProgramSpec: Sendable, Equatable {
         self.relocations = relocations
         self.funcInfo = funcInfo
         self.lineInfo = lineInfo
+        self.coreRelocations = coreRelocations
     }
 }
 

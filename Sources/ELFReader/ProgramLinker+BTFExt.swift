@@ -9,10 +9,12 @@ extension ProgramLinker {
         /// By byte offset; records at the same offset keep their file order.
         let funcInfo: [FuncInfo]
         let lineInfo: [LineInfo]
+        let coreRelocations: [BTFExtParser.RawCORERelocation]
 
         init(_ records: BTFExtParser.SectionRecords) {
             funcInfo = Self.stableSorted(records.funcInfo, by: \.instructionOffset)
             lineInfo = Self.stableSorted(records.lineInfo, by: \.instructionOffset)
+            coreRelocations = Self.stableSorted(records.coreRelocations, by: \.instructionOffset)
         }
 
         private static func stableSorted<Record>(_ records: [Record], by offset: KeyPath<Record, UInt32>) -> [Record] {
@@ -23,10 +25,13 @@ extension ProgramLinker {
     }
 
     /// The `.BTF.ext` records of every function in the layout, in program slots.
+    /// CO-RE relocations keep their order within each function (libbpf numbers
+    /// them `relo #k` in that order), functions in layout order.
     func btfExtRecords(for layout: [(function: Function, start: Int)]) throws(ObjectReadError)
-        -> (funcInfo: [FuncInfo], lineInfo: [LineInfo]) {
+        -> (funcInfo: [FuncInfo], lineInfo: [LineInfo], coreRelocations: [CORERelocation]) {
         var funcInfo: [FuncInfo] = []
         var lineInfo: [LineInfo] = []
+        var coreRelocations: [CORERelocation] = []
         for (function, start) in layout {
             guard let section = codeSections[function.sectionIndex],
                   let records = btfExtRecords[section.header.name] else { continue }
@@ -40,10 +45,15 @@ extension ProgramLinker {
                 moved.instructionOffset = try programSlot(record.instructionOffset, function: function, start: start, section: section)
                 lineInfo.append(moved)
             }
+            for record in records.coreRelocations[Self.range(in: records.coreRelocations, by: \.instructionOffset, within: bytes)] {
+                let slot = try programSlot(record.instructionOffset, function: function, start: start, section: section)
+                coreRelocations.append(CORERelocation(instructionIndex: Int(slot), localTypeID: record.localTypeID,
+                                                      accessString: record.accessString, kind: record.kind))
+            }
         }
         funcInfo.sort { $0.instructionOffset < $1.instructionOffset }
         lineInfo.sort { $0.instructionOffset < $1.instructionOffset }
-        return (funcInfo, lineInfo)
+        return (funcInfo, lineInfo, coreRelocations)
     }
 
     /// The byte offsets `[start*8, (start+count)*8)` a function covers in its section.

@@ -255,10 +255,11 @@ struct ProgramLinker {
             }
         }
 
-        let (funcInfo, lineInfo) = try btfExtRecords(for: assembly.layout)
+        let (funcInfo, lineInfo, coreRelocations) = try btfExtRecords(for: assembly.layout)
         return ProgramSpec(name: entry.name, sectionName: entrySection.header.name,
                            kind: ProgramKind(sectionName: entrySection.header.name),
                            instructions: assembly.instructions, entryLength: entry.count,
-                           relocations: assembly.relocations, funcInfo: funcInfo, lineInfo: lineInfo)
+                           relocations: assembly.relocations, funcInfo: funcInfo, lineInfo: lineInfo,
+                           coreRelocations: coreRelocations)
     }
 }

@@ -19,8 +19,12 @@ public struct ProgramListing: Sendable, Equatable {
 
     public var lines: [Line]
 
-    public init(program: ProgramSpec, object: ObjectSpec) {
+    /// `coreResolutions`: this program's CO-RE relocations resolved against a
+    /// target (`inspect --target-btf`), shown after the instructions they patch;
+    /// without them, CO-RE instructions show what the object says.
+    public init(program: ProgramSpec, object: ObjectSpec, coreResolutions: [COREResolution]? = nil) {
         let labels = Self.labels(for: program, object: object)
+        let coreNotes = Self.coreNotes(for: program, object: object, resolutions: coreResolutions)
         let relocations = Dictionary(program.relocations.map { ($0.instructionIndex, $0.target) },
                                      uniquingKeysWith: { first, _ in first })
         let linesByIndex = Dictionary(program.lineInfo.map { (Int($0.instructionOffset), $0) },
@@ -51,7 +55,9 @@ public struct ProgramListing: Sendable, Equatable {
             if let target = Self.jumpTarget(of: instruction, at: index) {
                 annotations.targetLabel = labels[target]
             }
-            lines.append(.instruction(index: index, text: Disassembler.format(instruction, next: next, annotations: annotations)))
+            var text = Disassembler.format(instruction, next: next, annotations: annotations)
+            if let note = coreNotes[index] { text += "  ; " + note }
+            lines.append(.instruction(index: index, text: text))
             index += Disassembler.slotCount(instruction)
         }
         self.lines = lines
@@ -72,6 +78,31 @@ public struct ProgramListing: Sendable, Equatable {
             }
         }
         return output
+    }
+
+    /// `CO-RE byte_off sock.sk_mark: 40 -> 524` per CO-RE instruction
+    /// (`-> poisoned` when the target lacks it); without a target, `= 40`.
+    static func coreNotes(for program: ProgramSpec, object: ObjectSpec,
+                          resolutions: [COREResolution]?) -> [Int: String] {
+        var notes: [Int: String] = [:]
+        if let resolutions {
+            for resolution in resolutions {
+                let outcome = resolution.targetValue.map { String(Int64(bitPattern: $0)) } ?? "poisoned"
+                notes[resolution.relocation.instructionIndex, default: "CO-RE"] +=
+                    " \(resolution.relocation.kind.name) \(resolution.access): \(Int64(bitPattern: resolution.localValue)) -> \(outcome)"
+            }
+            return notes
+        }
+        for relocation in program.coreRelocations {
+            var note = " \(relocation.kind.name) "
+            if let btf = object.btf, let description = try? CORERelocator.describe(relocation, objectBTF: btf, program: program.name) {
+                note += "\(description.access) = \(Int64(bitPattern: description.localValue))"
+            } else {
+                note += "\(relocation.accessString) (invalid)"
+            }
+            notes[relocation.instructionIndex, default: "CO-RE"] += note
+        }
+        return notes
     }
 
     /// The slot a jump lands on, or nil for non-jumps (calls and exit included).

@@ -18,6 +18,35 @@ public enum InspectWalk {
             for variable in map.variables { digest &+= variable.name.utf8.count &+ Int(variable.offset) }
         }
         if let btf = object.btf { digest &+= visit(btf) }
+        digest &+= visitCORE(object)
+        return digest
+    }
+
+    /// CO-RE as `inspect --target-btf` runs it, with the object's own (fuzzed)
+    /// BTF as the hostile target: indexing, candidate search, matching,
+    /// patching and the listing with resolved values. Errors are expected;
+    /// traps and hangs are the findings.
+    public static func visitCORE(_ object: ObjectSpec) -> Int {
+        guard let btf = object.btf, object.programs.contains(where: { !$0.coreRelocations.isEmpty }) else { return 0 }
+        var digest = 0
+        for program in object.programs {
+            for relocation in program.coreRelocations {
+                digest &+= relocation.kind.name.utf8.count &+ (relocation.accessIndices?.count ?? -1)
+                if let description = try? CORERelocator.describe(relocation, objectBTF: btf, program: program.name) {
+                    digest &+= description.access.utf8.count &+ Int(truncatingIfNeeded: description.localValue)
+                }
+            }
+        }
+        guard let target = try? KernelBTF(vmlinux: btf.kernelBytes) else { return digest }
+        do {
+            let (relocated, resolutions) = try CORERelocator.relocate(object, target: CORETarget(vmlinux: target))
+            for program in relocated.programs {
+                let listing = ProgramListing(program: program, object: relocated, coreResolutions: resolutions[program.name])
+                digest &+= listing.text.utf8.count
+            }
+        } catch {
+            digest &+= error.description.utf8.count
+        }
         return digest
     }
 

@@ -31,6 +31,9 @@ public enum SpecInvariants {
         let count = program.instructions.count
         var found: [String] = []
         if count == 0 { found.append("no instructions") }
+        for relocation in program.coreRelocations where !program.instructions.indices.contains(relocation.instructionIndex) {
+            found.append("CO-RE relocation at instruction \(relocation.instructionIndex) outside 0..<\(count)")
+        }
         if program.entryLength <= 0 || program.entryLength > count {
             found.append("entry length \(program.entryLength) outside 1...\(count)")
         }

@@ -7,6 +7,13 @@ enum Fixture: String, CaseIterable {
     case legacyMaps = "legacy_maps.o"
     case multi = "multi.o"
     case eventLayout = "event_layout.o"
+    /// CO-RE fixtures, each built by clang 21 and by clang 14 (`make fixtures`).
+    case coreFields = "core_fields.o"
+    case coreFieldsClang14 = "core_fields.clang14.o"
+    case coreTypes = "core_types.o"
+    case coreTypesClang14 = "core_types.clang14.o"
+
+    static let core: [Fixture] = [.coreFields, .coreFieldsClang14, .coreTypes, .coreTypesClang14]
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 

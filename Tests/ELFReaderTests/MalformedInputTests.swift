@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ELFReader
+import ReaderFuzzSupport
 
 /// Untrusted bytes: every malformed object gives an `ObjectReadError` (or,
 /// where the damage is harmless, a valid spec), never a crash or a hang.
@@ -216,6 +217,8 @@ import Testing
                             let spec = try ObjectReader.read(inputs[index])
                             // Whatever parses must also render without trapping.
                             for program in spec.programs { _ = ProgramListing(program: program, object: spec).text }
+                            // And CO-RE records must resolve (or fail) against the object's own damaged BTF.
+                            _ = InspectWalk.visitCORE(spec)
                             outcomes.succeeded += 1
                         } catch {
                             outcomes.failed += 1

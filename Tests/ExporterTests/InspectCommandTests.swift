@@ -124,4 +124,60 @@ import ELFReader
         #expect(notELF.stderr.hasPrefix("error: "))
         #expect(notELF.stderr.contains("ELF header at offset 0: not an ELF file"))
     }
+
+    // MARK: - CO-RE
+
+    static let vmlinux = "/sys/kernel/btf/vmlinux"
+    static var hasVmlinux: Bool { FileManager.default.isReadableFile(atPath: vmlinux) }
+
+    private func coreRelocations(_ json: [String: Any]) throws -> [[String: Any]] {
+        try #require(json["relocations"] as? [[String: Any]]).filter { $0["kind"] as? String == "core" }
+    }
+
+    @Test func jsonListsCORERelocationsWithoutTargetValuesWhenNoTargetIsGiven() throws {
+        let object = try Self.object("core_fields.o")
+        let text = InspectJSON.render(object, file: "core_fields.o", disassemble: false)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let core = try coreRelocations(json)
+        #expect(core.count == object.programs[0].coreRelocations.count)
+        let mark = try #require(core.first { $0["access"] as? String == "sock.sk_mark" && $0["core_kind"] as? String == "byte_off" })
+        #expect(mark["program"] as? String == "core_fields")
+        #expect(mark["type"] as? String == "struct sock")
+        #expect(mark["access_string"] as? String == "0:1")
+        #expect(mark["local_value"] as? Int == 40)
+        #expect(mark["target_value"] == nil)
+        // Key order as documented.
+        #expect(text.contains("\"kind\": \"core\",\n      \"core_kind\": \"byte_off\",\n      \"type\": \"struct sock\",\n      \"access_string\""))
+        #expect((json["btf"] as? [String: Any])?["core_relocations"] as? Int == core.count)
+    }
+
+    @Test(.enabled(if: binary != nil && hasVmlinux, "needs the built executable and /sys/kernel/btf/vmlinux"))
+    func binaryResolvesCOREAgainstTheKernelBTF() throws {
+        let path = Self.fixtures.appendingPathComponent("core_fields.clang14.o").path
+        let result = try run(["inspect", path, "--json", "--target-btf", Self.vmlinux])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let core = try coreRelocations(json)
+        func target(_ access: String, _ kind: String = "byte_off") -> Any? {
+            core.first { $0["access"] as? String == access && $0["core_kind"] as? String == kind }?["target_value"] as Any?
+        }
+        // The offsets libbpf chose on this machine (docs KERNEL-NOTES.md).
+        #expect(target("sock.sk_mark") as? Int == 524)
+        #expect(target("sock.__sk_common.skc_net.net") as? Int == 48)
+        #expect(target("kernfs_node.id") as? Int == 96)
+        // Poisoned: the key is there, with null.
+        #expect(target("sock___future.sk_field_from_the_future") is NSNull)
+        #expect(target("sock___future.sk_field_from_the_future", "field_exists") as? Int == 0)
+
+        let text = try run(["inspect", path, "--target-btf", Self.vmlinux, "--disassemble"])
+        #expect(text.status == 0)
+        #expect(text.stdout.contains("CO-RE relocations (27) against /sys/kernel/btf/vmlinux"))
+        #expect(text.stdout.contains("r3 = *(u32 *)(r2 + 40)  ; CO-RE byte_off sock.sk_mark: 40 -> 524"))
+        #expect(text.stdout.contains("-> poisoned"))
+
+        let bad = try run(["inspect", path, "--target-btf", Self.fixtures.appendingPathComponent("multi.c").path])
+        #expect(bad.status == 1)
+        #expect(bad.stdout.isEmpty)
+        #expect(bad.stderr.hasPrefix("error: ") && bad.stderr.contains("bad magic"))
+    }
 }

@@ -5,26 +5,34 @@ import ELFReader
 enum InspectJSON {
     static let schemaVersion = 1
 
-    static func render(_ object: ObjectSpec, file: String, disassemble: Bool) -> String {
-        value(object, file: file, disassemble: disassemble).rendered()
+    static func render(_ object: ObjectSpec, file: String, disassemble: Bool, core: InspectCORE = .none) -> String {
+        value(object, file: file, disassemble: disassemble, core: core).rendered()
     }
 
-    static func value(_ object: ObjectSpec, file: String, disassemble: Bool) -> JSONValue {
-        .object([
+    static func value(_ object: ObjectSpec, file: String, disassemble: Bool, core: InspectCORE = .none) -> JSONValue {
+        let coreRows: [String: [InspectCORE.Row]] = Dictionary(grouping: core.rows(object), by: { $0.program })
+        var relocations: [JSONValue] = []
+        for program in object.programs {
+            relocations += program.relocations.map { relocation(program: program.name, $0) }
+            relocations += (coreRows[program.name] ?? []).map { coreRelocation($0, withTarget: core.resolutions != nil) }
+        }
+        let programs: [JSONValue] = object.programs.map {
+            program(object: object, $0, disassemble: disassemble, core: core.resolutions?[$0.name])
+        }
+        return .object([
             ("schema_version", .int(schemaVersion)),
             ("file", .string(file)),
             ("license", .string(object.license)),
             ("kernel_version", object.kernelVersion.map { .int($0) } ?? .null),
-            ("programs", .array(object.programs.map { program(object: object, $0, disassemble: disassemble) })),
+            ("programs", .array(programs)),
             ("maps", .array(object.maps.map(map))),
-            ("relocations", .array(object.programs.flatMap { program in
-                program.relocations.map { relocation(program: program.name, $0) }
-            })),
+            ("relocations", .array(relocations)),
             ("btf", object.btf.map { btf(object: object, $0) } ?? .null),
         ])
     }
 
-    private static func program(object: ObjectSpec, _ program: ProgramSpec, disassemble: Bool) -> JSONValue {
+    private static func program(object: ObjectSpec, _ program: ProgramSpec, disassemble: Bool,
+                                core: [COREResolution]?) -> JSONValue {
         var attach: JSONValue = .null
         var kind = "unknown"
         if case .tracepoint(let category, let name) = program.kind {
@@ -44,9 +52,11 @@ enum InspectJSON {
             })),
             ("func_info", .int(program.funcInfo.count)),
             ("line_info", .int(program.lineInfo.count)),
+            ("core_relocations", .int(program.coreRelocations.count)),
         ]
         if disassemble {
-            members.append(("disassembly", .array(ProgramListing(program: program, object: object).lines.map(listingLine))))
+            let listing = ProgramListing(program: program, object: object, coreResolutions: core)
+            members.append(("disassembly", .array(listing.lines.map(listingLine))))
         }
         return .object(members)
     }
@@ -101,6 +111,25 @@ enum InspectJSON {
         return .object(members)
     }
 
+    /// A CO-RE relocation (docs/INSPECT-JSON.md): `target_value` only with `--target-btf`.
+    private static func coreRelocation(_ row: InspectCORE.Row, withTarget: Bool) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("program", .string(row.program)),
+            ("instruction", .int(row.relocation.instructionIndex)),
+            ("kind", .string("core")),
+            ("core_kind", .string(row.relocation.kind.name)),
+            ("type", row.typeName.map { .string($0) } ?? .null),
+            ("access_string", .string(row.relocation.accessString)),
+            ("access", row.access.map { .string($0) } ?? .null),
+            ("local_value", row.localValue.map { .int(Int64(bitPattern: $0)) } ?? .null),
+        ]
+        if withTarget {
+            members.append(("target_value", (row.targetValue ?? nil).map { .int(Int64(bitPattern: $0)) } ?? .null))
+        }
+        if let error = row.error { members.append(("error", .string(error))) }
+        return .object(members)
+    }
+
     private static func btf(object: ObjectSpec, _ btf: BTFSpec) -> JSONValue {
         .object([
             ("types", .int(btf.types.count)),
@@ -108,6 +137,7 @@ enum InspectJSON {
             ("kinds", .object(InspectDescriptions.kindCounts(btf).map { ($0.kind, .int($0.count)) })),
             ("func_info", .int(object.programs.reduce(0) { $0 + $1.funcInfo.count })),
             ("line_info", .int(object.programs.reduce(0) { $0 + $1.lineInfo.count })),
+            ("core_relocations", .int(object.programs.reduce(0) { $0 + $1.coreRelocations.count })),
         ])
     }
 }

@@ -3,7 +3,7 @@ import ELFReader
 /// The human view of `inspect`: what the object holds, in the order a loader
 /// uses it (programs, maps, relocations, BTF).
 enum InspectText {
-    static func render(_ object: ObjectSpec, file: String, disassemble: Bool) -> String {
+    static func render(_ object: ObjectSpec, file: String, disassemble: Bool, core: InspectCORE = .none) -> String {
         var out = "\(file): BPF object (ELF64, EM_BPF), license \"\(object.license)\""
         if let version = object.kernelVersion { out += ", kernel version \(version)" }
         out += "\n"
@@ -21,7 +21,8 @@ enum InspectText {
                 count += subprograms.map { "\($0.name) at \($0.start)" }.joined(separator: ", ") + ")"
             }
             out += "    instructions  \(count)\n"
-            out += "    BTF.ext       \(program.funcInfo.count) func_info, \(program.lineInfo.count) line_info\n"
+            out += "    BTF.ext       \(program.funcInfo.count) func_info, \(program.lineInfo.count) line_info, "
+            out += "\(program.coreRelocations.count) CO-RE relocations\n"
         }
 
         out += "\nMaps (\(object.maps.count))\n"
@@ -49,6 +50,26 @@ enum InspectText {
         }
         out += relocations.render(indent: 2)
 
+        let coreRows = core.rows(object)
+        if !coreRows.isEmpty {
+            out += "\nCO-RE relocations (\(coreRows.count))"
+            out += core.targetPath.map { " against \($0)\n" } ?? "\n"
+            var headers = ["PROGRAM", "INSN", "CO-RE KIND", "TYPE", "ACCESS", "LOCAL"]
+            if core.resolutions != nil { headers.append("TARGET") }
+            var table = TextTable(headers: headers, rightAligned: [1, 5, 6])
+            for row in coreRows {
+                var cells = [row.program, String(row.relocation.instructionIndex), row.relocation.kind.name,
+                             row.typeName ?? "?", row.access.map { "\($0) (\(row.relocation.accessString))" }
+                                 ?? "\(row.relocation.accessString): \(row.error ?? "invalid")",
+                             row.localValue.map(InspectCORE.number) ?? "-"]
+                if core.resolutions != nil {
+                    cells.append((row.targetValue ?? nil).map(InspectCORE.number) ?? "poisoned")
+                }
+                table.add(cells)
+            }
+            out += table.render(indent: 2)
+        }
+
         out += "\nBTF\n"
         if let btf = object.btf {
             let funcInfo = object.programs.reduce(0) { $0 + $1.funcInfo.count }
@@ -63,7 +84,7 @@ enum InspectText {
         if disassemble {
             for program in object.programs {
                 out += "\nDisassembly of \(program.name) (\(program.sectionName))\n"
-                out += ProgramListing(program: program, object: object).text
+                out += ProgramListing(program: program, object: object, coreResolutions: core.resolutions?[program.name]).text
             }
         }
         return out

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+@testable import ELFReader
+
+/// Our CO-RE decisions against libbpf's, on this machine's kernel: for every
+/// relocation of every CO-RE fixture (both compilers), the value we would
+/// write equals what `bpftool -d prog loadall` says libbpf wrote, and we
+/// poison exactly the instructions libbpf poisons.
+///
+/// bpftool loads the programs into the kernel, so run this suite under the
+/// shared lock:
+///     flock /tmp/retrans-kernel.lock swift test --skip-build --filter COREWitnessTests
+@Suite(.serialized) struct COREWitnessTests {
+    static let vmlinuxPath = "/sys/kernel/btf/vmlinux"
+    static let bpftool = ExternalTool.find("bpftool")
+    static var canLoad: Bool { bpftool != nil && getuid() == 0 && FileManager.default.fileExists(atPath: vmlinuxPath) }
+
+    /// One line of libbpf's debug output about a CO-RE relocation.
+    struct LibbpfDecision: Equatable, CustomStringConvertible {
+        var program: String
+        var relocation: Int
+        var instruction: Int
+        /// nil: "substituting insn #N w/ invalid insn".
+        var value: UInt64?
+        var description: String { "\(program) relo #\(relocation) insn #\(instruction) -> \(value.map(String.init) ?? "poison")" }
+    }
+
+    /// Runs `bpftool -d prog loadall` and collects libbpf's CO-RE lines; removes the pins after.
+    static func libbpfDecisions(_ fixture: Fixture) throws -> (decisions: [LibbpfDecision], loaded: Bool, log: String) {
+        let tool = try #require(bpftool)
+        if !FileManager.default.fileExists(atPath: "/sys/fs/bpf/") || (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/bpf")) == nil {
+            _ = try ExternalTool(path: "/bin/mount").run(["-t", "bpf", "bpffs", "/sys/fs/bpf"])
+        }
+        let pins = "/sys/fs/bpf/retrans-core-witness-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: pins) }
+        let output = try tool.run(["-d", "prog", "loadall", fixture.path, pins])
+        var decisions: [LibbpfDecision] = []
+        for line in (output.stderr + output.stdout).split(separator: "\n") {
+            // libbpf: prog 'P': relo #K: patched insn #N (CLASS) off|imm|imm64 A -> B
+            //         prog 'P': relo #K: substituting insn #N w/ invalid insn
+            let text = String(line)
+            guard let programStart = text.range(of: "prog '"), let programEnd = text.range(of: "': relo #", range: programStart.upperBound..<text.endIndex) else { continue }
+            let program = String(text[programStart.upperBound..<programEnd.lowerBound])
+            let rest = text[programEnd.upperBound...]
+            guard let colon = rest.firstIndex(of: ":"), let relocation = Int(rest[..<colon]) else { continue }
+            let detail = rest[rest.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            let words = detail.split(separator: " ")
+            if detail.hasPrefix("patched insn #"), words.count >= 7, let instruction = Int(words[2].dropFirst()),
+               let value = UInt64(words[words.count - 1]) {
+                if words.contains("mem_sz") { continue }
+                decisions.append(LibbpfDecision(program: program, relocation: relocation, instruction: instruction, value: value))
+            } else if detail.hasPrefix("substituting insn #"), let instruction = Int(words[2].dropFirst()) {
+                decisions.append(LibbpfDecision(program: program, relocation: relocation, instruction: instruction, value: nil))
+            }
+        }
+        let loaded = output.status == 0
+        return (decisions, loaded, output.stderr)
+    }
+
+    static func target() throws -> CORETarget {
+        CORETarget(vmlinux: try KernelBTF(vmlinux: [UInt8](try Data(contentsOf: URL(fileURLWithPath: vmlinuxPath)))))
+    }
+
+    @Test(.enabled(if: canLoad, "needs root, bpftool and /sys/kernel/btf/vmlinux"), arguments: Fixture.core)
+    func everyRelocationResolvesAsLibbpfResolvesIt(_ fixture: Fixture) throws {
+        let object = try fixture.spec()
+        let (_, resolutions) = try CORERelocator.relocate(object, target: try Self.target())
+        let (theirs, loaded, log) = try Self.libbpfDecisions(fixture)
+        #expect(loaded, "bpftool could not load \(fixture.rawValue): \(log.suffix(2000))")
+
+        var ours: [LibbpfDecision] = []
+        for program in object.programs {
+            for (number, resolution) in (resolutions[program.name] ?? []).enumerated() {
+                let index = resolution.relocation.instructionIndex
+                ours.append(LibbpfDecision(program: program.name, relocation: number, instruction: index, value: resolution.targetValue))
+                // libbpf poisons both halves of an ld_imm64, reporting the second first.
+                if resolution.isPoisoned, program.instructions[index].isLoadImmediate64 {
+                    ours.append(LibbpfDecision(program: program.name, relocation: number, instruction: index + 1, value: nil))
+                }
+            }
+        }
+        let sortKey = { (d: LibbpfDecision) in "\(d.program) \(d.relocation) \(d.instruction)" }
+        #expect(ours.count >= 14, "the fixture should carry many CO-RE relocations")
+        #expect(ours.sorted { sortKey($0) < sortKey($1) } == theirs.sorted { sortKey($0) < sortKey($1) })
+    }
+
+    /// Every kind clang emits appears in the fixtures (type_matches only with clang >= 15).
+    @Test func fixturesCoverEveryKind() throws {
+        var kinds = Set<COREKind>()
+        for fixture in [Fixture.coreFields, .coreTypes] {
+            for program in try fixture.spec().programs { kinds.formUnion(program.coreRelocations.map(\.kind)) }
+        }
+        #expect(kinds == Set(COREKind.allCases))
+        var clang14Kinds = Set<COREKind>()
+        for fixture in [Fixture.coreFieldsClang14, .coreTypesClang14] {
+            for program in try fixture.spec().programs { clang14Kinds.formUnion(program.coreRelocations.map(\.kind)) }
+        }
+        #expect(clang14Kinds == Set(COREKind.allCases).subtracting([.typeMatches]))
+    }
+}
