@@ -10,17 +10,21 @@ public struct LoadOptions: Sendable {
     public var programs: Set<String>?
     /// `max_entries` to use instead of the spec's, by map name (e.g. a ring buffer's size).
     public var maxEntries: [String: UInt32]
+    /// The BTF CO-RE relocations resolve against; nil reads the running kernel's
+    /// (`RunningKernelBTF`), and only when a program to load has CO-RE relocations.
+    public var coreTarget: CORETarget?
     /// Load the object's BTF (needed for func_info/line_info: source lines in verifier logs).
     public var loadBTF: Bool
     public var logSizes: VerifierLogSizes
     public var syscalls: Syscalls
 
     public init(constants: [String: GlobalValue] = [:], programs: Set<String>? = nil,
-                maxEntries: [String: UInt32] = [:], loadBTF: Bool = true,
+                maxEntries: [String: UInt32] = [:], coreTarget: CORETarget? = nil, loadBTF: Bool = true,
                 logSizes: VerifierLogSizes = VerifierLogSizes(), syscalls: Syscalls = .kernel) {
         self.constants = constants
         self.programs = programs
         self.maxEntries = maxEntries
+        self.coreTarget = coreTarget
         self.loadBTF = loadBTF
         self.logSizes = logSizes
         self.syscalls = syscalls
@@ -84,7 +88,8 @@ public struct LoadedObject: ~Copyable, Sendable {
         }
         let btfFD = btf?.rawValue
 
-        let programSpecs = try Self.programsToLoad(spec, options.programs)
+        let programSpecs = try Self.relocateCORE(Self.programsToLoad(spec, options.programs), in: spec,
+                                                  target: options.coreTarget)
         var mapSpecs = try withContext("set globals") { try GlobalConstants.apply(options.constants, to: spec.maps) }
         if options.programs != nil {
             let used = Set(programSpecs.flatMap { $0.relocations.compactMap(\.target.mapName) })
@@ -114,6 +119,17 @@ public struct LoadedObject: ~Copyable, Sendable {
         self.btf = btf
         self.btfStatus = btfStatus
         self.warnings = warnings
+    }
+
+    /// Rewrites the CO-RE relocated instructions of `programs` for the target kernel (pure, in
+    /// ELFReader); reads the running kernel's BTF only if one of them needs it.
+    private static func relocateCORE(_ programs: [ProgramSpec], in spec: ObjectSpec,
+                                     target: CORETarget?) throws -> [ProgramSpec] {
+        guard programs.contains(where: { !$0.coreRelocations.isEmpty }) else { return programs }
+        var object = spec
+        object.programs = programs
+        let resolved = try CORERelocator.relocate(object, target: target ?? RunningKernelBTF.target())
+        return resolved.object.programs
     }
 
     private static func programsToLoad(_ spec: ObjectSpec, _ names: Set<String>?) throws -> [ProgramSpec] {

@@ -49,10 +49,11 @@ extension KernelTests {
             let spy = LoadSpy()
             let object = try LoadedObject(loading: try TestObjects.retrans(),
                                           options: LoadOptions(constants: TestObjects.retransConstants(), syscalls: spy.syscalls))
-            #expect(object.programs.count == 1)
+            // Both programs (perf rings and ring buffer), each loaded in one call.
+            #expect(object.programs.count == 2)
             let programLoads = spy.programLoads.withLock { $0 }
             let btfLoads = spy.btfLoads.withLock { $0 }
-            #expect(programLoads.count == 1 && programLoads.allSatisfy { $0.logSize == 0 && $0.result >= 0 })
+            #expect(programLoads.count == 2 && programLoads.allSatisfy { $0.logSize == 0 && $0.result >= 0 })
             #expect(btfLoads.count == 1 && btfLoads.allSatisfy { $0.logSize == 0 && $0.result >= 0 })
         }
 

@@ -105,7 +105,8 @@ struct FailureMessagesTests {
     @Test(.enabled(if: RunningExporter.canRun && memlockIsEnforced, "\(RunningExporter.skipReason), perf_event_paranoid > -1"))
     func ringsBeyondTheMemlockLimitSayHowToFixIt() throws {
         let exporter = try RunningExporter(
-            port: 21392, arguments: ["--ring.pages", "256"],
+            // Perf rings: a ring buffer's memory is charged to the memory cgroup, not to RLIMIT_MEMLOCK.
+            port: 21392, arguments: ["--ring.kind", "perf", "--ring.pages", "256"],
             wrapper: ["prlimit", "--memlock=0:0", "setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-all"])
         let status = exporter.waitForExit(timeout: 60)
         let log = exporter.log
@@ -141,7 +142,7 @@ struct FailureMessagesTests {
         kernel.programLoad = { _, _, _ in -ENOSYS }
         let spec = try ObjectReader.read(try SystemFile.readBytes(DeployTestPaths.repositoryRoot + "/bpf/retrans.o"))
         let error = try #require(throws: ContextError.self) {
-            _ = try LoadedObject(loading: spec, options: LoadOptions(syscalls: kernel))
+            _ = try LoadedObject(loading: spec, options: LoadOptions(programs: ["tcp_retransmit_skb"], syscalls: kernel))
         }
         #expect(error.rootCause as? SyscallError == SyscallError(call: "BPF_MAP_CREATE", errno: ENOSYS))
         #expect("\(error)" == "create map `events`: BPF_MAP_CREATE failed: ENOSYS: Function not implemented"
