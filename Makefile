@@ -20,7 +20,7 @@ deps:
 
 bpf: bpf/retrans.o
 
-bpf/%.o: bpf/%.c bpf/bpf_defs.h bpf/retrans_event.h bpf/retrans_output.h
+bpf/%.o: bpf/%.c bpf/bpf_defs.h bpf/retrans_event.h bpf/retrans_output.h bpf/kernel_types.h
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 build: bpf

@@ -47,6 +47,12 @@ struct sock_common {
 	volatile unsigned char skc_state;
 	possible_net_t skc_net;
 	struct in6_addr skc_v6_daddr;
+	/* Read by bpf/retrans.c's tp_btf programs (added last: the fixtures'
+	 * local offsets of the members above stay as they are). In the kernel
+	 * the two ports share an anonymous struct in a union: CO-RE finds them. */
+	__be16 skc_dport;
+	__u16 skc_num;
+	struct in6_addr skc_v6_rcv_saddr;
 };
 
 struct kernfs_node {

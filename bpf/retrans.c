@@ -2,13 +2,23 @@
 /*
  * Counts TCP retransmissions: one event per hit of tracepoint
  * tcp/tcp_retransmit_skb, sent to user space through per-CPU perf rings
- * (program tcp_retransmit_skb, map `events`) or one BPF ring buffer shared by
- * every CPU (program tcp_retransmit_skb_rb, map `ring`, Linux 5.8+). The
- * loader loads one of the two, and creates only the maps it uses.
+ * (map `events`) or one BPF ring buffer shared by every CPU (map `ring`,
+ * Linux 5.8+). Four programs, of which the loader loads one and creates only
+ * the maps it uses:
+ *
+ *                         perf rings               ring buffer
+ *   tracepoint/ (record)  tcp_retransmit_skb       tcp_retransmit_skb_rb
+ *   tp_btf/ (BTF, CO-RE)  tcp_retransmit_btf       tcp_retransmit_btf_rb
+ *
+ * The tracepoint/ programs read the flat record the kernel fills for the
+ * tracepoint; the tp_btf/ programs get the kernel's own `struct sock *` and
+ * read its fields at the running kernel's offsets (CO-RE, kernel_types.h), and
+ * the kernel guards them against recursion per program rather than per CPU.
  *
  * Built with `clang -target bpf -O2 -g`; no libbpf headers (see bpf_defs.h).
  */
 #include "retrans_output.h"
+#include "kernel_types.h"
 
 /*
  * The tracepoint's record, written from
@@ -80,6 +90,60 @@ int tcp_retransmit_skb_rb(struct tcp_retransmit_skb_ctx *ctx)
 	}
 	fill(event, ctx);
 	/* The reserve has moved the producer: what waits includes this record. */
+	bpf_ringbuf_submit(event, ring_wakeup(bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA)));
+	count(RETRANS_STAT_EMITTED);
+	return 0;
+}
+
+#define AF_INET 2
+
+/* The same fields the tracepoint's TP_fast_assign stores, from the socket. */
+static __always_inline void fill_from_sock(struct retrans_event *event, const struct sock *sk, int err)
+{
+	const struct sock_common *common = &sk->__sk_common;
+
+	event->timestamp_ns = bpf_ktime_get_boot_ns();
+	event->state = common->skc_state;
+	event->err = err;
+	event->family = common->skc_family;
+	event->sport = common->skc_num;
+	event->dport = __builtin_bswap16(common->skc_dport);
+	event->reserved = 0;
+	if (event->family == AF_INET) {
+		/* As the tracepoint stores them: ::ffff:a.b.c.d. */
+		__builtin_memset(event->saddr, 0, 10);
+		__builtin_memset(event->daddr, 0, 10);
+		event->saddr[10] = event->saddr[11] = event->daddr[10] = event->daddr[11] = 0xff;
+		bpf_probe_read_kernel(&event->saddr[12], 4, &common->skc_rcv_saddr);
+		bpf_probe_read_kernel(&event->daddr[12], 4, &common->skc_daddr);
+	} else {
+		bpf_probe_read_kernel(event->saddr, 16, &common->skc_v6_rcv_saddr);
+		bpf_probe_read_kernel(event->daddr, 16, &common->skc_v6_daddr);
+	}
+}
+
+/* btf_trace_tcp_retransmit_skb: (void *, const struct sock *, const struct sk_buff *, int err);
+ * the program sees the arguments after the first. */
+SEC("tp_btf/tcp_retransmit_skb")
+int tcp_retransmit_btf(unsigned long long *ctx)
+{
+	struct retrans_event event = {};
+
+	fill_from_sock(&event, (const struct sock *)ctx[0], (int)ctx[2]);
+	emit_to_perf(ctx, &event);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int tcp_retransmit_btf_rb(unsigned long long *ctx)
+{
+	struct retrans_event *event = bpf_ringbuf_reserve(&ring, sizeof(*event), 0);
+
+	if (!event) {
+		count(RETRANS_STAT_EMIT_FAILED);
+		return 0;
+	}
+	fill_from_sock(event, (const struct sock *)ctx[0], (int)ctx[2]);
 	bpf_ringbuf_submit(event, ring_wakeup(bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA)));
 	count(RETRANS_STAT_EMITTED);
 	return 0;

@@ -88,8 +88,12 @@ public struct LoadedObject: ~Copyable, Sendable {
         }
         let btfFD = btf?.rawValue
 
-        let programSpecs = try Self.relocateCORE(Self.programsToLoad(spec, options.programs), in: spec,
-                                                  target: options.coreTarget)
+        let chosen = try Self.programsToLoad(spec, options.programs)
+        // The kernel's BTF, read once and only if a program needs it (CO-RE, or a tracing
+        // program's attach_btf_id).
+        let needsKernelBTF = chosen.contains { !$0.coreRelocations.isEmpty || $0.kind.tracingAttach != nil }
+        let kernelBTF = needsKernelBTF ? try options.coreTarget ?? RunningKernelBTF.target() : nil
+        let programSpecs = try Self.relocateCORE(chosen, in: spec, target: kernelBTF)
         var mapSpecs = try withContext("set globals") { try GlobalConstants.apply(options.constants, to: spec.maps) }
         if options.programs != nil {
             let used = Set(programSpecs.flatMap { $0.relocations.compactMap(\.target.mapName) })
@@ -111,7 +115,7 @@ public struct LoadedObject: ~Copyable, Sendable {
         for programSpec in programSpecs {
             programs.append(try ProgramLoading.load(
                 programSpec, license: spec.license, kernelVersion: spec.kernelVersion ?? 0, mapFDs: mapFDs,
-                btfFD: btfFD, logSizes: options.logSizes, syscalls: syscalls))
+                btfFD: btfFD, kernelBTF: kernelBTF, logSizes: options.logSizes, syscalls: syscalls))
         }
 
         self.maps = maps
@@ -125,11 +129,10 @@ public struct LoadedObject: ~Copyable, Sendable {
     /// ELFReader); reads the running kernel's BTF only if one of them needs it.
     private static func relocateCORE(_ programs: [ProgramSpec], in spec: ObjectSpec,
                                      target: CORETarget?) throws -> [ProgramSpec] {
-        guard programs.contains(where: { !$0.coreRelocations.isEmpty }) else { return programs }
+        guard let target, programs.contains(where: { !$0.coreRelocations.isEmpty }) else { return programs }
         var object = spec
         object.programs = programs
-        let resolved = try CORERelocator.relocate(object, target: target ?? RunningKernelBTF.target())
-        return resolved.object.programs
+        return try withContext("CO-RE") { try CORERelocator.relocate(object, target: target).object.programs }
     }
 
     private static func programsToLoad(_ spec: ObjectSpec, _ names: Set<String>?) throws -> [ProgramSpec] {

@@ -32,6 +32,14 @@ public final class LoadedProgram: Sendable {
         try withContext("read info of program `\(name)`") { try syscalls.programInfo(fd) }
     }
 
+    /// Attaches where its section says: a tracepoint's perf event, or a tracing program's BTF target.
+    public func attachAnyKind(method: AttachMethod = .automatic, tracefs: Tracefs? = nil) throws -> ProgramAttachment {
+        if case .tracing(let attach, let target) = kind {
+            return .tracing(try TracingAttachment.attach(programFD: fd, attach, target: target, syscalls: syscalls))
+        }
+        return .tracepoint(try attach(method: method, tracefs: tracefs))
+    }
+
     /// Attaches to the tracepoint its section names (`tracepoint/<category>/<name>`).
     public func attach(method: AttachMethod = .automatic, tracefs: Tracefs? = nil) throws -> TracepointAttachment {
         guard case .tracepoint(let category, let tracepoint) = kind else {
@@ -51,10 +59,11 @@ public struct ProgramSpecError: Error, Sendable, Equatable, CustomStringConverti
 /// Turns a `ProgramSpec` into a kernel program: relocate, then load.
 enum ProgramLoading {
     static func load(_ spec: ProgramSpec, license: String, kernelVersion: UInt32, mapFDs: [String: Int32],
-                     btfFD: Int32?, logSizes: VerifierLogSizes, syscalls: Syscalls) throws -> LoadedProgram {
+                     btfFD: Int32?, kernelBTF: CORETarget?, logSizes: VerifierLogSizes,
+                     syscalls: Syscalls) throws -> LoadedProgram {
         do {
             return try loadWithContext(spec, license: license, kernelVersion: kernelVersion, mapFDs: mapFDs,
-                                       btfFD: btfFD, logSizes: logSizes, syscalls: syscalls)
+                                       btfFD: btfFD, kernelBTF: kernelBTF, logSizes: logSizes, syscalls: syscalls)
         } catch let error as ContextError where error.underlying is VerifierError {
             // "program `x` rejected by the verifier" already names the program.
             throw error.underlying
@@ -62,19 +71,37 @@ enum ProgramLoading {
     }
 
     private static func loadWithContext(_ spec: ProgramSpec, license: String, kernelVersion: UInt32,
-                                        mapFDs: [String: Int32], btfFD: Int32?, logSizes: VerifierLogSizes,
-                                        syscalls: Syscalls) throws -> LoadedProgram {
+                                        mapFDs: [String: Int32], btfFD: Int32?, kernelBTF: CORETarget?,
+                                        logSizes: VerifierLogSizes, syscalls: Syscalls) throws -> LoadedProgram {
         try withContext("load program `\(spec.name)`") {
             guard let type = spec.kind.programType else {
                 throw ProgramSpecError(reason: "section `\(spec.sectionName)` is not a program type this loader knows")
             }
             let instructions = try Relocator.apply(spec.instructions, relocations: spec.relocations, mapFDs: mapFDs)
-            let request = makeRequest(spec, type: type, instructions: instructions, license: license,
+            var request = makeRequest(spec, type: type, instructions: instructions, license: license,
                                       kernelVersion: kernelVersion, btfFD: btfFD)
+            if case .tracing(let attach, let target) = spec.kind {
+                request.expectedAttachType = attach.rawValue
+                request.attachBTFID = try attachBTFID(attach, target: target, kernelBTF: kernelBTF)
+            }
             let fd = try syscalls.loadProgram(request, displayName: spec.name, logSizes: logSizes)
             return LoadedProgram(name: spec.name, sectionName: spec.sectionName, kind: spec.kind, fd: fd,
                                  hasBTF: request.btfFD != 0, syscalls: syscalls)
         }
+    }
+
+    /// The vmlinux type a tracing program attaches to: `btf_trace_<name>` for tp_btf, the
+    /// function for fentry/fexit.
+    static func attachBTFID(_ attach: TracingAttach, target: String, kernelBTF: CORETarget?) throws -> UInt32 {
+        let (name, kind) = attach.attachType(target: target)
+        guard let kernelBTF else {
+            throw ProgramSpecError(reason: "\(attach.sectionPrefix) programs need the kernel's BTF (/sys/kernel/btf/vmlinux)")
+        }
+        guard let id = try kernelBTF.vmlinux.typeID(named: name, kind: kind) else {
+            throw ProgramSpecError(reason: "this kernel's BTF has no \(kind == 8 ? "typedef" : "function") `\(name)`: "
+                + "no \(attach.sectionPrefix) attach point `\(target)`")
+        }
+        return id
     }
 
     /// The load attributes, func_info and line_info in kernel layout (only with BTF: they index its types and strings).

@@ -42,6 +42,11 @@ public struct ProgramLoadRequest: Sendable, Equatable {
     public var funcInfo: [UInt8]
     /// `struct bpf_line_info` records, 16 bytes each.
     public var lineInfo: [UInt8]
+    /// Tracing programs: the `bpf_attach_type`, and the kernel BTF type they attach to
+    /// (in vmlinux when `attachBTFObjectFD` is 0).
+    public var expectedAttachType: UInt32 = 0
+    public var attachBTFID: UInt32 = 0
+    public var attachBTFObjectFD: Int32 = 0
 
     public static let funcInfoRecordSize: UInt32 = 8
     public static let lineInfoRecordSize: UInt32 = 16

@@ -67,6 +67,7 @@ extension Syscalls {
                                         funcCount == 0 ? 0 : ProgramLoadRequest.funcInfoRecordSize, funcCount,
                                         lineCount == 0 ? nil : lineInfo.baseAddress,
                                         lineCount == 0 ? 0 : ProgramLoadRequest.lineInfoRecordSize, lineCount,
+                                        request.expectedAttachType, request.attachBTFID, request.attachBTFObjectFD,
                                         // No log: NULL buffer (see btfLoad).
                                         logSize == 0 ? nil : log.baseAddress?.assumingMemoryBound(to: CChar.self),
                                         logSize, logSize == 0 ? 0 : logLevel)
@@ -78,6 +79,8 @@ extension Syscalls {
             }
         },
         linkCreatePerfEvent: { programFD, perfEventFD in cbpf_link_create_perf_event(programFD, perfEventFD) },
+        linkCreateTracing: { programFD, attachType in cbpf_link_create_tracing(programFD, attachType) },
+        rawTracepointOpen: { programFD in cbpf_raw_tracepoint_open(programFD) },
         objectInfo: { fd, info in
             var length = UInt32(clamping: info.count)
             let result = info.withUnsafeMutableBytes { cbpf_obj_get_info_by_fd(fd, $0.baseAddress, &length) }

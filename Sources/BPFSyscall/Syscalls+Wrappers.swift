@@ -49,6 +49,14 @@ extension Syscalls {
         FileDescriptor(owning: try Self.check(linkCreatePerfEvent(programFD, perfEventFD), "BPF_LINK_CREATE"))
     }
 
+    public func createTracingLink(programFD: Int32, attachType: UInt32) throws(SyscallError) -> FileDescriptor {
+        FileDescriptor(owning: try Self.check(linkCreateTracing(programFD, attachType), "BPF_LINK_CREATE"))
+    }
+
+    public func openRawTracepoint(programFD: Int32) throws(SyscallError) -> FileDescriptor {
+        FileDescriptor(owning: try Self.check(rawTracepointOpen(programFD), "BPF_RAW_TRACEPOINT_OPEN"))
+    }
+
     /// `BPF_OBJ_GET_INFO_BY_FD` into a zeroed `size`-byte buffer; returns the bytes the kernel filled.
     public func info(_ fd: Int32, size: Int) throws(SyscallError) -> [UInt8] {
         var info = [UInt8](repeating: 0, count: size)

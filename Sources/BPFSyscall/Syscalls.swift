@@ -26,6 +26,10 @@ public struct Syscalls: Sendable {
     /// `log` empty means no log; otherwise its count is the buffer size.
     public var programLoad: @Sendable (ProgramLoadRequest, _ logLevel: UInt32, _ log: inout [UInt8]) -> Int32
     public var linkCreatePerfEvent: @Sendable (_ programFD: Int32, _ perfEventFD: Int32) -> Int32
+    /// A tracing program's link (`BPF_LINK_CREATE` with its attach type, no target).
+    public var linkCreateTracing: @Sendable (_ programFD: Int32, _ attachType: UInt32) -> Int32
+    /// `BPF_RAW_TRACEPOINT_OPEN` of a tracing program (kernels without tracing links).
+    public var rawTracepointOpen: @Sendable (_ programFD: Int32) -> Int32
     /// `info` is sized to the struct the caller wants; on success it is cut to what the kernel wrote.
     public var objectInfo: @Sendable (_ fd: Int32, _ info: inout [UInt8]) -> Int32
     public var enableStats: @Sendable (_ type: UInt32) -> Int32

@@ -97,6 +97,8 @@ int cbpf_prog_load(uint32_t prog_type, const char *name, const void *insns,
                    const void *func_info, uint32_t func_info_rec_size,
                    uint32_t func_info_count, const void *line_info,
                    uint32_t line_info_rec_size, uint32_t line_info_count,
+                   uint32_t expected_attach_type, uint32_t attach_btf_id,
+                   int attach_btf_obj_fd,
                    char *log_buf, uint32_t log_size, uint32_t log_level)
 {
 	union bpf_attr attr;
@@ -115,10 +117,30 @@ int cbpf_prog_load(uint32_t prog_type, const char *name, const void *insns,
 	attr.line_info = PTR(line_info);
 	attr.line_info_rec_size = line_info_rec_size;
 	attr.line_info_cnt = line_info_count;
+	attr.expected_attach_type = expected_attach_type;
+	attr.attach_btf_id = attach_btf_id;
+	attr.attach_btf_obj_fd = attach_btf_obj_fd > 0 ? (uint32_t)attach_btf_obj_fd : 0;
 	attr.log_buf = PTR(log_buf);
 	attr.log_size = log_size;
 	attr.log_level = log_level;
-	return sys_bpf(BPF_PROG_LOAD, &attr, ATTR_SIZE(line_info_cnt));
+	return sys_bpf(BPF_PROG_LOAD, &attr, ATTR_SIZE(attach_btf_obj_fd));
+}
+
+int cbpf_link_create_tracing(int prog_fd, uint32_t attach_type)
+{
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.link_create.prog_fd = (uint32_t)prog_fd;
+	attr.link_create.attach_type = attach_type;
+	return sys_bpf(BPF_LINK_CREATE, &attr, ATTR_SIZE(link_create.flags));
+}
+
+int cbpf_raw_tracepoint_open(int prog_fd)
+{
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.raw_tracepoint.prog_fd = (uint32_t)prog_fd;
+	return sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &attr, ATTR_SIZE(raw_tracepoint.prog_fd));
 }
 
 int cbpf_link_create_perf_event(int prog_fd, int perf_event_fd)

@@ -78,15 +78,48 @@ public struct ProgramSpec: Sendable, Equatable {
 public enum ProgramKind: Sendable, Equatable {
     /// `tracepoint/<category>/<name>` or `tp/<category>/<name>`.
     case tracepoint(category: String, name: String)
+    /// `tp_btf/<name>`, `fentry/<function>`, `fexit/<function>`: a BTF-typed program
+    /// (`BPF_PROG_TYPE_TRACING`) whose arguments are the kernel's own typed pointers.
+    case tracing(TracingAttach, target: String)
     /// A section name this reader does not map to a program type.
     case unknown
 
-    /// `BPF_PROG_TYPE_TRACEPOINT` is 5; `nil` for `.unknown`.
+    /// What a tracing program attaches to; nil for other kinds.
+    public var tracingAttach: TracingAttach? {
+        if case .tracing(let attach, _) = self { return attach }
+        return nil
+    }
+
+    /// `BPF_PROG_TYPE_TRACEPOINT` is 5, `BPF_PROG_TYPE_TRACING` 26; `nil` for `.unknown`.
     public var programType: UInt32? {
         switch self {
         case .tracepoint: return 5
+        case .tracing: return 26
         case .unknown: return nil
         }
+    }
+}
+
+/// What a tracing program attaches to; the raw value is its `bpf_attach_type`.
+public enum TracingAttach: UInt32, Sendable, Equatable {
+    /// A BTF-typed tracepoint: the kernel's `btf_trace_<name>` typedef gives the arguments.
+    case rawTracepoint = 23
+    case functionEntry = 24
+    case functionExit = 25
+
+    /// The section prefix libbpf uses.
+    public var sectionPrefix: String {
+        switch self {
+        case .rawTracepoint: return "tp_btf"
+        case .functionEntry: return "fentry"
+        case .functionExit: return "fexit"
+        }
+    }
+
+    /// The kernel BTF type the program's `attach_btf_id` names, and its `BTF_KIND_*`:
+    /// the tracepoint's `btf_trace_<name>` typedef, or the function itself.
+    public func attachType(target: String) -> (name: String, kind: Int) {
+        self == .rawTracepoint ? ("btf_trace_" + target, 8) : (target, 12)
     }
 }
 

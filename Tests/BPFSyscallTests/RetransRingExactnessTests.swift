@@ -13,10 +13,12 @@ extension KernelTests {
     @Suite struct RetransRingExactnessTests {
         static let port: UInt16 = 7201
         static let onlineCPUs = (try? CPUList.online().cpus) ?? [0]
+        /// tracepoint/ in both wakeup modes and both transports; tp_btf/ (the kernel's typed
+        /// arguments, read with CO-RE) batched, both transports.
         static let cases: [(BulkTransfer.Family, Int, String, RingTransport)] =
             [BulkTransfer.Family.ipv4, .ipv6].flatMap { family in
                 onlineCPUs.flatMap { cpu in
-                    ["batched", "every-event"].flatMap { mode in
+                    ["batched", "every-event", "tp_btf"].flatMap { mode in
                         [RingTransport.perf, .ringBuffer].map { (family, cpu, mode, $0) }
                     }
                 }
@@ -82,15 +84,18 @@ extension KernelTests {
             }
         }
 
+        func program(_ object: borrowing LoadedObject, _ name: String) -> LoadedProgram? { object.program(named: name) }
+
         @Test(arguments: cases)
         func receivedEventsEqualFtraceExactly(family: BulkTransfer.Family, cpu: Int, mode: String,
                                               transport: RingTransport) throws {
-            let wakeup: PerfRingWakeup = mode == "batched" ? .batched : .everyEvent
-            let programName = transport == .perf ? "tcp_retransmit_skb" : "tcp_retransmit_skb_rb"
+            let wakeup: PerfRingWakeup = mode == "every-event" ? .everyEvent : .batched
+            let base = mode == "tp_btf" ? "tcp_retransmit_btf" : "tcp_retransmit_skb"
+            let programName = transport == .perf ? base : base + "_rb"
             let ringBytes: UInt32 = 1 << 20
             var constants = try TestObjects.retransConstants()
             // The ring buffer program wakes the reader once a quarter ring waits (batched) or every time.
-            constants["ring_wakeup_bytes"] = .u64(mode == "batched" ? UInt64(ringBytes / 4) : 0)
+            constants["ring_wakeup_bytes"] = .u64(wakeup == .batched ? UInt64(ringBytes / 4) : 0)
             let object = try LoadedObject(loading: try TestObjects.retrans(), options: LoadOptions(
                 constants: constants, programs: [programName], maxEntries: ["ring": ringBytes]))
             let sink = FlowSink(family: family == .ipv4 ? 2 : 10, port: Self.port)
@@ -102,6 +107,9 @@ extension KernelTests {
                     "only the chosen program's maps are created")
             // Batched: the timer drain runs during the transfer; the final drain below collects the rest.
             let pollThread = try PollThread { try poller.run(drainInterval: wakeup == .batched ? .milliseconds(100) : nil) }
+            #expect(program(object, programName)?.kind == (mode == "tp_btf"
+                ? .tracing(.rawTracepoint, target: "tcp_retransmit_skb")
+                : .tracepoint(category: "tcp", name: "tcp_retransmit_skb")))
             var stopped = false
             defer {
                 if !stopped {
@@ -112,7 +120,7 @@ extension KernelTests {
             let program = try object.requiredProgram(programName)
             // Run-time statistics while this fd is held: the in-kernel cost per event in this wakeup mode.
             let statistics = try Syscalls.kernel.enableStatistics(type: BPF_STATS_RUN_TIME.rawValue)
-            let attachment = try object.attach(program: programName)
+            let attachment = try object.requiredProgram(programName).attachAnyKind()
             defer { _ = attachment }
 
             let name = "rtx-rg-\(family == .ipv4 ? "v4" : "v6")"

@@ -100,11 +100,12 @@ import Testing
         return try ObjectReader.read(bytes)
     }
 
-    @Test(arguments: [RingTransport.perf, .ringBuffer])
-    func theBuiltObjectFits(transport: RingTransport) throws {
+    @Test(arguments: [RingTransport.perf, .ringBuffer], [ProgramAttachmentKind.tracepoint, .btf])
+    func theBuiltObjectFits(transport: RingTransport, attachment: ProgramAttachmentKind) throws {
         let spec = try Self.retransSpec()
-        try RetransObjectBinding.validate(spec, transport: transport, origin: "bpf/retrans.o")
-        #expect(RetransObjectBinding.supports(transport, in: spec))
+        let choice = RetransObjectBinding.Choice(transport: transport, attachment: attachment)
+        try RetransObjectBinding.validate(spec, choice: choice, origin: "bpf/retrans.o")
+        #expect(RetransObjectBinding.supports(choice, in: spec))
     }
 
     @Test func aMovedMemberIsCaughtAgainstTheDecoder() throws {
@@ -119,7 +120,7 @@ import Testing
         members[sport].bitOffset += 16
         btf.types[index].kind = .structure(size: size + 8, members: members)
         spec.btf = btf
-        let error = try #require(throws: BindingError.self) { try RetransObjectBinding.validate(spec, transport: .perf, origin: "x.o") }
+        let error = try #require(throws: BindingError.self) { try RetransObjectBinding.validate(spec, choice: .init(transport: .perf, attachment: .tracepoint), origin: "x.o") }
         #expect(error.problems == [
             "struct retrans_event is \(size + 8) bytes, the decoder reads 56",
             "struct retrans_event.sport is at byte 20, the decoder reads byte 18",
@@ -131,7 +132,7 @@ import Testing
         spec.maps.removeAll { $0.name == "stats" || $0.name == ".rodata" }
         spec.programs = []
         spec.btf?.types.removeAll { $0.name == "retrans_event" }
-        let error = try #require(throws: BindingError.self) { try RetransObjectBinding.validate(spec, transport: .perf, origin: "x.o") }
+        let error = try #require(throws: BindingError.self) { try RetransObjectBinding.validate(spec, choice: .init(transport: .perf, attachment: .tracepoint), origin: "x.o") }
         #expect(error.problems.count == 4, "\(error)")
         #expect("\(error)".hasPrefix("BPF object x.o does not fit this exporter: no program `tcp_retransmit_skb`"))
         #expect("\(error)".contains("no map `stats`"))

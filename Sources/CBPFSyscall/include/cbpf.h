@@ -39,10 +39,20 @@ int cbpf_prog_load(uint32_t prog_type, const char *name, const void *insns,
                    const void *func_info, uint32_t func_info_rec_size,
                    uint32_t func_info_count, const void *line_info,
                    uint32_t line_info_rec_size, uint32_t line_info_count,
+                   uint32_t expected_attach_type, uint32_t attach_btf_id,
+                   int attach_btf_obj_fd,
                    char *log_buf, uint32_t log_size, uint32_t log_level);
 
 /* Attach a program to a perf event (BPF_LINK_CREATE, attach type BPF_PERF_EVENT). */
 int cbpf_link_create_perf_event(int prog_fd, int perf_event_fd);
+
+/* Attach a tracing program where its attach_btf_id says (BPF_LINK_CREATE with
+ * BPF_TRACE_RAW_TP, BPF_TRACE_FENTRY, ...; no target fd). */
+int cbpf_link_create_tracing(int prog_fd, uint32_t attach_type);
+
+/* The older way for a tracing program (Linux 5.5+): BPF_RAW_TRACEPOINT_OPEN
+ * with no name; returns a link-like fd. */
+int cbpf_raw_tracepoint_open(int prog_fd);
 
 int cbpf_obj_get_info_by_fd(int fd, void *info, uint32_t *info_len);
 int cbpf_enable_stats(uint32_t stats_type);

@@ -24,6 +24,7 @@ enum InspectDescriptions {
     static func programTypeName(_ kind: ProgramKind) -> String? {
         switch kind {
         case .tracepoint: return "BPF_PROG_TYPE_TRACEPOINT"
+        case .tracing: return "BPF_PROG_TYPE_TRACING"
         case .unknown: return nil
         }
     }

@@ -6,6 +6,8 @@ struct KernelFlags: Sendable {
         [
             .value("bpf.object", "PATH",
                    help: "Load this BPF object instead of the retrans.o embedded in the binary."),
+            .value("bpf.attach", "KIND", default: AttachChoice.automatic.rawValue,
+                   help: "tp_btf: the BTF-typed tracepoint, reading the kernel's struct sock with CO-RE (needs /sys/kernel/btf/vmlinux); tracepoint: the classic tracepoint's record (needs tracefs); auto: tp_btf where the kernel has BTF."),
             .value("ring.kind", "KIND", default: RingKindChoice.automatic.rawValue,
                    help: "ringbuf: one BPF ring buffer for every CPU (Linux 5.8+); perf: one perf ring per CPU; auto: ringbuf where the kernel has it, else perf."),
             .value("ring.pages", "N", default: String(1 << PerfRingOptions.defaultDataPageExponent),
@@ -19,6 +21,7 @@ struct KernelFlags: Sendable {
     }
 
     var objectPath: String?
+    var attach: AttachChoice
     var ringKind: RingKindChoice
     var ringPages: Int
     var ringWakeup: RingWakeupChoice
@@ -27,6 +30,7 @@ struct KernelFlags: Sendable {
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         objectPath = arguments.value("bpf.object")
+        attach = try arguments.defaultedChoice("bpf.attach", AttachChoice.self)
         ringKind = try arguments.defaultedChoice("ring.kind", RingKindChoice.self)
         let maximumPages = 1 << PerfRingOptions.maximumDataPageExponent
         ringPages = try arguments.defaultedValue(
@@ -59,8 +63,19 @@ struct KernelFlags: Sendable {
         case .ringBuffer: .ringBuffer
         case .automatic: nil
         }
+        options.attachment = switch attach {
+        case .tracepoint: .tracepoint
+        case .btf: .btf
+        case .automatic: nil
+        }
         return options
     }
+}
+
+enum AttachChoice: String, CaseIterable, Sendable {
+    case automatic = "auto"
+    case tracepoint
+    case btf = "tp_btf"
 }
 
 enum RingKindChoice: String, CaseIterable, Sendable {

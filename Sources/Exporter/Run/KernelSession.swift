@@ -12,45 +12,57 @@ struct KernelOptions: Sendable {
     var rings = PerfRingOptions()
     /// nil (`--ring.kind auto`): the ring buffer where the kernel and the object have it.
     var transport: RingTransport?
+    /// nil (`--bpf.attach auto`): tp_btf where the kernel has BTF and the object the program.
+    var attachment: ProgramAttachmentKind?
     var attachMethod: AttachMethod = .automatic
 }
 
 /// Phase 1 of start-up, the privileged one: everything that needs a capability, on the
 /// calling thread while it is the only one (the listening socket is bound just before, the
 /// privileges dropped just after). In the order that loses nothing: read and check the
-/// object, find the tracepoint, load, open the rings (stored in `events`), attach, so the
-/// first event already has a ring to land in; then ask for run-time statistics.
+/// object, find the tracepoint (tracefs, for the tracepoint/ program only), load, open the
+/// rings, attach, so the first event already has a ring to land in; then ask for run-time
+/// statistics.
 /// `close()` undoes it in reverse: detach, stop the ring thread's loop, free the maps.
 struct KernelSession<Sink: PerfEventSink>: ~Copyable {
     let object: LoadedObject
     let binding: RetransObjectBinding
     let poller: PerfEventPoller<Sink>
-    let attachment: TracepointAttachment
+    let attachment: ProgramAttachment
     /// Held while the session lives: the kernel counts run time only while some fd asks it to.
     let runtimeStatistics: SharedFileDescriptor?
     /// Where the object came from, for the startup log.
     let objectOrigin: String
     /// Whether this kernel's tracepoint reports `err` (failed retransmissions).
     let tracepointHasErr: Bool
-    /// `--ring.kind auto` chose the transport.
-    let chosenAutomatically: Bool
+    /// What `auto` decided, and why, for the startup log.
+    let automaticChoices: [String]
 
     init(options: KernelOptions, sink: sending Sink, steps: inout StartupSteps) throws {
-        let (spec, origin, transport) = try steps.run("object", {
-            try Self.readObject(path: options.objectPath, transport: options.transport)
-        }) { read in
+        let read = try steps.run("object", { try Self.readObject(options) }) { read in
             "\(read.origin): \(read.spec.programs.count) programs, \(read.spec.maps.count) maps, "
-                + "layout of struct retrans_event checked; transport \(read.transport.rawValue)"
-                + (options.transport == nil ? " (auto: \(Self.automaticReason(read.transport)))" : "")
+                + "layout of struct retrans_event checked; program \(RetransObjectBinding.programName(read.choice))"
+                + (read.automatic.isEmpty ? "" : " (auto: \(read.automatic.joined(separator: "; ")))")
         }
-        let tracefs = try steps.run("tracefs", { try Tracefs.locate() }) { "mounted at \($0.root)" }
-        let tracepoint = RetransObjectBinding.formatTracepoint
-        let hasErr = try steps.run("tracepoint", {
-            try tracefs.format(category: tracepoint.category, name: tracepoint.name).hasField("err")
-        }) { hasErr in
-            "\(tracepoint.category)/\(tracepoint.name); "
-                + (hasErr ? "err field present: failed retransmissions counted apart"
-                          : "no err field (older kernel): every hit counts as a retransmission")
+        let (spec, origin, choice) = (read.spec, read.origin, read.choice)
+        let transport = choice.transport
+        var tracefs: Tracefs?
+        var hasErr = true
+        if choice.attachment == .tracepoint {
+            let found = try steps.run("tracefs", { try Tracefs.locate() }) { "mounted at \($0.root)" }
+            let tracepoint = RetransObjectBinding.formatTracepoint
+            hasErr = try steps.run("tracepoint", {
+                try found.format(category: tracepoint.category, name: tracepoint.name).hasField("err")
+            }) { hasErr in
+                "\(tracepoint.category)/\(tracepoint.name); "
+                    + (hasErr ? "err field present: failed retransmissions counted apart"
+                              : "no err field (older kernel): every hit counts as a retransmission")
+            }
+            tracefs = found
+        } else {
+            steps.record("tracefs", .done("not needed: tp_btf attaches by BTF id, not through tracefs"))
+            steps.record("tracepoint", .done("btf_trace_tcp_retransmit_skb, looked up in the kernel's BTF at load; "
+                + "err is an argument: failed retransmissions counted apart"))
         }
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let ringBytes = options.rings.dataSize(pageSize: pageSize)
@@ -59,7 +71,7 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
             let wakeup = options.rings.wakeup == .everyEvent ? 0 : ringBytes / 4
             constants[RetransObjectBinding.ringWakeupConstant] = .u64(UInt64(wakeup))
         }
-        let program = RetransObjectBinding.programName(transport)
+        let program = RetransObjectBinding.programName(choice)
         let object = try steps.run("load", {
             try LoadedObject(loading: spec, options: LoadOptions(
                 constants: constants, programs: [program],
@@ -68,7 +80,7 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
             "BTF \(object.btfStatus); maps \(object.maps.map(\.name).joined(separator: ", ")); "
                 + "program \(program) verified"
         }
-        let binding = try RetransObjectBinding(object, transport: transport, origin: origin)
+        let binding = try RetransObjectBinding(object, choice: choice, origin: origin)
         // Not through `steps.run`: a closure could not take the `sending` sink along.
         let poller: PerfEventPoller<Sink>
         do {
@@ -86,8 +98,8 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
             throw failure
         }
         let attachment = try steps.run("attach", {
-            try binding.program.attach(method: options.attachMethod, tracefs: tracefs)
-        }) { "tracepoint \($0.category)/\($0.name) via \($0.method.rawValue)" }
+            try binding.program.attachAnyKind(method: options.attachMethod, tracefs: tracefs)
+        }) { $0.description }
         var runtimeStatistics: SharedFileDescriptor?
         do {
             runtimeStatistics = try RuntimeStatistics().shared()
@@ -104,15 +116,14 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
         self.runtimeStatistics = runtimeStatistics
         self.objectOrigin = origin
         self.tracepointHasErr = hasErr
-        self.chosenAutomatically = options.transport == nil
+        self.automaticChoices = read.automatic
     }
 
-    /// For the startup log: which transport, why, and its memory.
+    /// For the startup log: the rings and their memory.
     var ringsDescription: String {
-        let chosen = chosenAutomatically ? " (auto: \(Self.automaticReason(binding.transport)))" : ""
-        return switch binding.transport {
-        case .perf: "perf rings\(chosen): \(poller.cpus.count) of \(poller.ringDataSize >> 10) KiB, one per CPU"
-        case .ringBuffer: "ring buffer\(chosen): one of \(poller.ringDataSize >> 10) KiB for every CPU"
+        switch binding.transport {
+        case .perf: "perf rings: \(poller.cpus.count) of \(poller.ringDataSize >> 10) KiB, one per CPU"
+        case .ringBuffer: "ring buffer: one of \(poller.ringDataSize >> 10) KiB for every CPU"
         }
     }
 
@@ -124,18 +135,14 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
         runtimeStatistics?.close()
     }
 
-    static func automaticReason(_ transport: RingTransport) -> String {
-        transport == .ringBuffer ? "the kernel and the object have a BPF ring buffer"
-            : "no BPF ring buffer in this kernel or object"
-    }
-
-    /// The object's bytes, read and checked against what the exporter needs for `transport`
-    /// (nil: the ring buffer where both the kernel and the object have it).
-    private static func readObject(path: String?, transport: RingTransport?) throws
-        -> (spec: ObjectSpec, origin: String, transport: RingTransport) {
+    /// The object's bytes, read and checked against what the exporter needs for the chosen
+    /// program. `auto` takes the ring buffer where the kernel (a one-page probe) and the object
+    /// have it, and tp_btf where the kernel has BTF and the object the program.
+    private static func readObject(_ options: KernelOptions) throws
+        -> (spec: ObjectSpec, origin: String, choice: RetransObjectBinding.Choice, automatic: [String]) {
         let bytes: [UInt8]
         let origin: String
-        if let path {
+        if let path = options.objectPath {
             bytes = try SystemFile.readBytes(path)
             origin = path
         } else {
@@ -143,9 +150,23 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
             origin = "(embedded retrans.o, \(bytes.count) bytes)"
         }
         let spec = try withContext("read BPF object \(origin)") { try ObjectReader.read(bytes) }
-        let chosen = transport ?? (RetransObjectBinding.supports(.ringBuffer, in: spec) && KernelFeatures.ringBuffer()
-            ? .ringBuffer : .perf)
-        try RetransObjectBinding.validate(spec, transport: chosen, origin: origin)
-        return (spec, origin, chosen)
+        var automatic: [String] = []
+        let attachment = options.attachment ?? {
+            let hasProgram = RetransObjectBinding.supports(.init(transport: .perf, attachment: .btf), in: spec)
+            let hasBTF = SystemFile.exists(RunningKernelBTF.directory + "/vmlinux")
+            automatic.append(hasProgram && hasBTF ? "tp_btf: the kernel has BTF and the object the program"
+                : "tracepoint: " + (hasBTF ? "the object has no tp_btf program" : "no /sys/kernel/btf/vmlinux"))
+            return hasProgram && hasBTF ? .btf : .tracepoint
+        }()
+        let transport = options.transport ?? {
+            let hasRing = RetransObjectBinding.supports(.init(transport: .ringBuffer, attachment: attachment), in: spec)
+            let kernelHasRing = hasRing && KernelFeatures.ringBuffer()
+            automatic.append(kernelHasRing ? "ring buffer: the kernel and the object have one"
+                : "perf rings: " + (hasRing ? "no BPF ring buffer in this kernel" : "the object has no ring buffer program"))
+            return kernelHasRing ? .ringBuffer : .perf
+        }()
+        let choice = RetransObjectBinding.Choice(transport: transport, attachment: attachment)
+        try RetransObjectBinding.validate(spec, choice: choice, origin: origin)
+        return (spec, origin, choice, automatic)
     }
 }

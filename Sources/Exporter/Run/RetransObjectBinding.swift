@@ -9,8 +9,17 @@ import ELFReader
 /// carries (bpf/retrans_event.h). A missing piece or a layout that disagrees with the decoder
 /// is one clear error at start.
 struct RetransObjectBinding {
-    static func programName(_ transport: RingTransport) -> String {
-        transport == .perf ? "tcp_retransmit_skb" : "tcp_retransmit_skb_rb"
+    /// Which of the object's programs: by transport, and by what it attaches to.
+    struct Choice: Sendable, Equatable, CustomStringConvertible {
+        var transport: RingTransport
+        var attachment: ProgramAttachmentKind
+
+        var description: String { "\(attachment.rawValue), \(transport.rawValue)" }
+    }
+
+    static func programName(_ choice: Choice) -> String {
+        let base = choice.attachment == .tracepoint ? "tcp_retransmit_skb" : "tcp_retransmit_btf"
+        return choice.transport == .perf ? base : base + "_rb"
     }
     static func outputMap(_ transport: RingTransport) -> String { transport == .perf ? "events" : "ring" }
     static let statsMap = "stats"
@@ -27,15 +36,16 @@ struct RetransObjectBinding {
     /// this name sits on syscalls/sys_enter_getppid.
     static let formatTracepoint = (category: "tcp", name: "tcp_retransmit_skb")
 
-    /// Whether the object carries what `transport` needs (for `--ring.kind auto`).
-    static func supports(_ transport: RingTransport, in spec: ObjectSpec) -> Bool {
-        spec.program(named: programName(transport)) != nil && spec.map(named: outputMap(transport)) != nil
+    /// Whether the object carries what `choice` needs (for the `auto` flags).
+    static func supports(_ choice: Choice, in spec: ObjectSpec) -> Bool {
+        spec.program(named: programName(choice)) != nil && spec.map(named: outputMap(choice.transport)) != nil
     }
 
     /// Checks `spec` against everything above; `origin` names the object in the message.
-    static func validate(_ spec: ObjectSpec, transport: RingTransport, origin: String) throws(BindingError) {
+    static func validate(_ spec: ObjectSpec, choice: Choice, origin: String) throws(BindingError) {
         var problems: [String] = []
-        let program = programName(transport)
+        let transport = choice.transport
+        let program = programName(choice)
         if spec.program(named: program) == nil {
             problems.append("no program `\(program)` (it has: \(spec.programs.map(\.name).joined(separator: ", ")))")
         }
@@ -108,15 +118,16 @@ struct RetransObjectBinding {
 
     // MARK: the live object
 
-    let transport: RingTransport
+    let choice: Choice
+    var transport: RingTransport { choice.transport }
     let program: LoadedProgram
     /// `events` or `ring`.
     let output: LoadedMap
     let stats: LoadedMap
 
     /// The loaded pieces of an object that passed `validate`.
-    init(_ object: borrowing LoadedObject, transport: RingTransport, origin: String) throws(BindingError) {
-        let (programName, outputName) = (Self.programName(transport), Self.outputMap(transport))
+    init(_ object: borrowing LoadedObject, choice: Choice, origin: String) throws(BindingError) {
+        let (programName, outputName) = (Self.programName(choice), Self.outputMap(choice.transport))
         guard let program = object.program(named: programName), let output = object.map(named: outputName),
               let stats = object.map(named: Self.statsMap) else {
             // The loader creates only the maps the loaded program uses.
@@ -124,11 +135,19 @@ struct RetransObjectBinding {
                 "program `\(programName)` must use maps `\(outputName)` and `\(Self.statsMap)` "
                     + "(loaded: \(object.maps.map(\.name).joined(separator: ", ")))"])
         }
-        self.transport = transport
+        self.choice = choice
         self.program = program
         self.output = output
         self.stats = stats
     }
+}
+
+/// What the program attaches to.
+enum ProgramAttachmentKind: String, Sendable, Equatable {
+    /// `tracepoint/tcp/tcp_retransmit_skb`: reads the record the kernel fills for the tracepoint.
+    case tracepoint
+    /// `tp_btf/tcp_retransmit_skb`: the kernel's typed arguments, read with CO-RE (needs kernel BTF).
+    case btf = "tp_btf"
 }
 
 /// The object is not shaped like retrans.o.

@@ -112,12 +112,14 @@ struct RunCommand: ExporterCommand {
         }
 
         logger.info("""
-            attached \(session.binding.program.name) to tracepoint \
-            \(session.attachment.category)/\(session.attachment.name) \
-            via \(session.attachment.method.rawValue); \(session.ringsDescription); object \(session.objectOrigin); \
+            attached \(session.binding.program.name) to \(session.attachment.description); \
+            \(session.ringsDescription); object \(session.objectOrigin); \
             failed retransmissions \(session.tracepointHasErr ? "reported apart" : "not reported by this kernel"); \
             serving http://\(serverConfiguration.listenAddress)\(serverConfiguration.telemetryPath)
             """)
+        if !session.automaticChoices.isEmpty {
+            logger.info("chose \(session.binding.choice) automatically: \(session.automaticChoices.joined(separator: "; "))")
+        }
         for warning in session.object.warnings { logger.warning("\(warning)") }
         for step in steps.steps {
             if case .degraded(let text) = step.outcome { logger.notice("\(text)") }
