@@ -49,11 +49,11 @@ extension KernelTests {
             let spy = LoadSpy()
             let object = try LoadedObject(loading: try TestObjects.retrans(),
                                           options: LoadOptions(constants: TestObjects.retransConstants(), syscalls: spy.syscalls))
-            // Both programs (perf rings and ring buffer), each loaded in one call.
-            #expect(object.programs.count == 2)
+            // All four programs (tracepoint/ and tp_btf/, perf rings and ring buffer), one call each.
+            #expect(object.programs.count == 4)
             let programLoads = spy.programLoads.withLock { $0 }
             let btfLoads = spy.btfLoads.withLock { $0 }
-            #expect(programLoads.count == 2 && programLoads.allSatisfy { $0.logSize == 0 && $0.result >= 0 })
+            #expect(programLoads.count == 4 && programLoads.allSatisfy { $0.logSize == 0 && $0.result >= 0 })
             #expect(btfLoads.count == 1 && btfLoads.allSatisfy { $0.logSize == 0 && $0.result >= 0 })
         }
 

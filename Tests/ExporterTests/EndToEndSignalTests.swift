@@ -19,11 +19,12 @@ extension EndToEnd {
             // The kernel keeps 15 characters of a program name; bpftool shows the whole one from BTF.
             #expect(programs.map(\.name) == ["tcp_retransmit_"])
             let listed = try Bpftool.programs().filter { $0.int("id").map { held.programIDs.contains(UInt32($0)) } == true }
-            #expect(listed.map { $0.string("name") } == ["tcp_retransmit_skb"], "bpftool: \(listed)")
-            let attachments = try Bpftool.perfAttachments().filter { $0.int("pid") == Int(exporter.pid) }
-            #expect(attachments.count == 1, "bpftool perf show: \(attachments)")
-            #expect(attachments.first?.string("tracepoint") == "tcp_retransmit_skb")
-            #expect(attachments.first?.int("prog_id").map { held.programIDs.contains(UInt32($0)) } == true)
+            // The default program: tp_btf, through the ring buffer.
+            #expect(listed.map { $0.string("name") } == ["tcp_retransmit_btf_rb"], "bpftool: \(listed)")
+            let links = try Bpftool.links().filter { $0.int("prog_id").map { held.programIDs.contains(UInt32($0)) } == true }
+            #expect(links.count == 1, "bpftool link show: \(links)")
+            #expect(links.first?.string("type") == "raw_tracepoint" && links.first?.string("tp_name") == "tcp_retransmit_skb",
+                    "bpftool link show: \(links)")
             return held
         }
 
@@ -36,6 +37,9 @@ extension EndToEnd {
             let attachments = try Bpftool.perfAttachments()
             #expect(!attachments.contains { $0.int("pid") == Int(pid) }, "bpftool perf show: \(attachments)")
             #expect(!attachments.contains { $0.int("prog_id").map { held.programIDs.contains(UInt32($0)) } == true })
+            let links = try Bpftool.links()
+            #expect(!links.contains { $0.int("prog_id").map { held.programIDs.contains(UInt32($0)) } == true },
+                    "bpftool link show: \(links)")
         }
 
         @Test(arguments: [SIGTERM, SIGINT])

@@ -30,6 +30,7 @@ from storm import Storm  # noqa: E402
 HTTP_PORT = 21300
 DRIVER_CPU = 1
 KINDS = ["perf", "ringbuf"]
+ATTACHMENTS = ["tracepoint", "tp_btf"]
 SECTIONS = ["storm", "userspace", "highrate", "memory", "startup", "size", "profile"]
 
 
@@ -78,9 +79,11 @@ def storm_section(args, summary):
     print(f"  {args.storm_flows} parallel flows, ~10% inbound loss (nftables), {args.storm_seconds} s per mode; "
           "the tracepoint is global, so retransmissions elsewhere on the machine count too")
     with Storm(args.storm_flows) as storm:
-        for index, (kind, mode) in enumerate([(k, m) for k in KINDS for m in ["every-event", "batched"]]):
+        combinations = [(a, k, m) for a in ATTACHMENTS for k in KINDS for m in ["every-event", "batched"]]
+        for index, (attach, kind, mode) in enumerate(combinations):
             port = HTTP_PORT + 10 + index
-            with ExporterProcess(args.binary, port, ["--ring.kind", kind, "--ring.wakeup", mode]) as exporter:
+            with ExporterProcess(args.binary, port,
+                                 ["--bpf.attach", attach, "--ring.kind", kind, "--ring.wakeup", mode]) as exporter:
                 before = exporter.scrape()
                 started = time.monotonic()
                 storm.blow(args.storm_seconds)
@@ -91,11 +94,13 @@ def storm_section(args, summary):
                 per_event = seconds * 1e9 / runs if runs else float("nan")
                 target = "<= 1500 ns (batched, streaming)" if mode == "batched" else "(reference: Go exporter 8200 ns)"
                 met = per_event <= 1500 if mode == "batched" else None
-                summary.add(f"in-kernel cost, {kind}, --ring.wakeup {mode}",
-                            f"{per_event:.0f} ns/event over {runs:.0f} events ({runs / elapsed:.0f}/s)",
+                misses = delta(after, before, "retrans_exporter_bpf_recursion_misses_total")
+                summary.add(f"in-kernel cost, {attach}, {kind}, --ring.wakeup {mode}",
+                            f"{per_event:.0f} ns/event over {runs:.0f} events ({runs / elapsed:.0f}/s), "
+                            f"recursion misses {misses:.0f}",
                             target, met)
                 streamed, detail = all_streamed(exporter)
-                summary.add(f"every event streamed, {kind}, {mode}", detail,
+                summary.add(f"every event streamed, {attach}, {kind}, {mode}", detail,
                             "received + lost == emitted + emit_failed", streamed)
 
 
