@@ -44,8 +44,10 @@ run: build
 # deploy/prometheus/ on loopback, the exporter, lossy traffic in namespaces of
 # its own; Ctrl-C removes everything. Ports: DEMO_PROMETHEUS_PORT (9090),
 # DEMO_EXPORTER_PORT (2112); see scripts/demo.sh --help.
+# DEMO_ARGS="--duration 300" stops by itself.
+DEMO_ARGS ?=
 demo: build
-	bash scripts/demo.sh --binary $(BIN)
+	bash scripts/demo.sh --binary $(BIN) $(DEMO_ARGS)
 
 # retrans-exporter_VERSION_ARCH.deb in .build/deb (dpkg-deb, from the release binary).
 deb: release
