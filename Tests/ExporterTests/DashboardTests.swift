@@ -50,6 +50,18 @@ struct DashboardTests {
         }
     }
 
+    /// The names DemoTests looks up in the exporter's scrape: exactly these, so
+    /// that an empty or wrong extraction cannot pass that check.
+    @Test func metricNamesAreReadFromTheQueries() throws {
+        #expect(try GrafanaDashboard.load().metricNames == [
+            "tcp:retransmission_ratio:rate5m", "tcp_segments_retransmitted_total", "tcp_segments_sent_total",
+            "tcp_retransmissions_total", "tcp_retransmission_failures_total", "retrans_exporter_build_info",
+            "retrans_exporter_events_received_total", "retrans_exporter_samples_lost_total",
+            "retrans_exporter_bpf_recursion_misses_total", "retrans_exporter_series_dropped_total",
+            "retrans_exporter_series",
+        ])
+    }
+
     @Test(.enabled(if: PrometheusServer.isInstalled, "needs Debian's prometheus at /usr/bin/prometheus"))
     func prometheusParsesEveryQuery() throws {
         // Nothing listens on the scrape target: only the parser is under test here.
