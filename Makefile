@@ -10,7 +10,7 @@ BIN := .build/$(CONFIG)/retrans-exporter
 FIXTURES := Tests/ELFReaderTests/Fixtures
 ARGS ?=
 
-.PHONY: all deps bpf build release test run fixtures fuzz fuzz-build fuzz-seeds fuzz-ci fuzz-coverage fuzz-minimize clean
+.PHONY: all deps bpf build release test run demo deb fixtures fuzz fuzz-build fuzz-seeds fuzz-ci fuzz-coverage fuzz-minimize clean
 
 all: build
 
@@ -39,6 +39,19 @@ test: bpf
 # Serves :2112 until Ctrl-C. Extra flags: make run ARGS="--web.listen-address :9435"
 run: build
 	$(BIN) run $(ARGS)
+
+# The original's whole set-up in one command (root): Debian's Prometheus with
+# deploy/prometheus/ on loopback, the exporter, lossy traffic in namespaces of
+# its own; Ctrl-C removes everything. Ports: DEMO_PROMETHEUS_PORT (9090),
+# DEMO_EXPORTER_PORT (2112); see scripts/demo.sh --help.
+# DEMO_ARGS="--duration 300" stops by itself.
+DEMO_ARGS ?=
+demo: build
+	bash scripts/demo.sh --binary $(BIN) $(DEMO_ARGS)
+
+# retrans-exporter_VERSION_ARCH.deb in .build/deb (dpkg-deb, from the release binary).
+deb: release
+	bash scripts/build-deb.sh .build/release/retrans-exporter .build/deb
 
 # Rebuild the committed test objects from their C sources, plus a copy of
 # bpf/retrans.o (the reader's tests must not depend on a fresh `make bpf`).

@@ -29,6 +29,8 @@ Options:
   --bytes N           bytes per transfer (default 262144)
   --port PORT         receiver's TCP port (default 7401)
   --ipv6              use fd00:203::4:1 -> fd00:203::4:2 instead of 10.203.4.1 -> 10.203.4.2
+  --net N             addresses 10.203.N.1/.2 (fd00:203::N:1/:2 with --ipv6) instead of N = 4,
+                      for a second run beside another one (1-255)
   --mode MODE         auto (default: netem if available, else nft), netem or nft
   --ns-prefix NAME    namespace name prefix (default rtx-ch; must start with rtx-ch)
   --cleanup           only remove namespaces left by a killed run, then exit
@@ -48,6 +50,7 @@ port=7401
 family=4
 mode=auto
 prefix=rtx-ch
+net=4
 cleanup_only=0
 
 die() { echo "chaos.sh: $*" >&2; exit 2; }
@@ -62,6 +65,7 @@ while [ $# -gt 0 ]; do
     --bytes) need_value "$@"; bytes_per_transfer=$2; shift 2 ;;
     --port) need_value "$@"; port=$2; shift 2 ;;
     --ipv6) family=6; shift ;;
+    --net) need_value "$@"; net=$2; shift 2 ;;
     --mode) need_value "$@"; mode=$2; shift 2 ;;
     --ns-prefix) need_value "$@"; prefix=$2; shift 2 ;;
     --cleanup) cleanup_only=1; shift ;;
@@ -78,6 +82,7 @@ is_uint "$duration" && [ "$duration" -gt 0 ] || die "--duration must be a positi
 is_uint "$iterations" || die "--iterations must be a positive number, got '$iterations'"
 is_uint "$bytes_per_transfer" && [ "$bytes_per_transfer" -gt 0 ] || die "--bytes must be positive, got '$bytes_per_transfer'"
 is_uint "$port" && [ "$port" -ge 1 ] && [ "$port" -le 65535 ] || die "--port must be 1-65535, got '$port'"
+is_uint "$net" && [ "$net" -ge 1 ] && [ "$net" -le 255 ] || die "--net must be 1-255, got '$net'"
 case "$mode" in auto|netem|nft) ;; *) die "--mode must be auto, netem or nft, got '$mode'" ;; esac
 # Only names under our own prefix are ever created or deleted.
 [[ $prefix =~ ^rtx-ch[a-z0-9-]*$ ]] && [ ${#prefix} -le 20 ] \
@@ -91,9 +96,9 @@ done
 ns_a="$prefix-a"   # sender
 ns_b="$prefix-b"   # receiver: the loss is applied to what it receives
 if [ "$family" = 4 ]; then
-  addr_a=10.203.4.1; addr_b=10.203.4.2; plen=24
+  addr_a=10.203.$net.1; addr_b=10.203.$net.2; plen=24
 else
-  addr_a=fd00:203::4:1; addr_b=fd00:203::4:2; plen=64
+  addr_a=fd00:203::$net:1; addr_b=fd00:203::$net:2; plen=64
 fi
 
 ns_exists() { ip netns list | awk '{print $1}' | grep -qx -- "$1"; }

@@ -11,6 +11,8 @@ packages=(
   bpftool bpftrace               # independent witnesses in tests
   curl procps util-linux        # curl, ps, setpriv/taskset in tests
   python3 python3-yaml           # traffic generators, YAML checks in tests
+  dpkg-dev binutils lintian      # make deb (dpkg-shlibdeps, strip) and its lint in tests
+  chromium                       # screenshot of make demo's Prometheus in tests
 )
 
 missing=()
