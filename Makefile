@@ -135,6 +135,8 @@ fuzz-minimize: fuzz-build
 
 # Performance figures (docs/BENCHMARKS.md), on the release binary; needs root.
 # BENCH_ARGS passes options to scripts/bench/bench.py, e.g. BENCH_ARGS="--only storm,size".
+# RETRANS_BENCH_OTHER="/path/to/other-exporter [args, {port}]" adds the same figures for another
+# exporter (RETRANS_BENCH_OTHER_PORT, default 2112).
 BENCH_DIR := .build/bench
 BENCH_ARGS ?=
 bench: release

@@ -31,7 +31,8 @@ HTTP_PORT = 21300
 DRIVER_CPU = 1
 KINDS = ["perf", "ringbuf"]
 ATTACHMENTS = ["tracepoint", "tp_btf"]
-SECTIONS = ["storm", "userspace", "highrate", "memory", "startup", "size", "profile"]
+OTHER_ENV = "RETRANS_BENCH_OTHER"
+SECTIONS = ["storm", "userspace", "highrate", "memory", "startup", "size", "profile", "other"]
 
 
 class Summary:
@@ -255,6 +256,88 @@ def memory_parts(exporter):
     return f"anon {anonymous / 1024:.1f} + files {files / 1024:.1f}"
 
 
+# MARK: 8. the same figures for another exporter
+
+def other_section(args, summary):
+    """Another exporter, named by RETRANS_BENCH_OTHER ("binary [args...]", `{port}` replaced by the
+    port, RETRANS_BENCH_OTHER_PORT, default 2112): exec -> first /metrics 200, idle RSS after 20
+    scrapes, stripped size, and its programs' in-kernel ns/event during the storm (bpftool, with
+    kernel.bpf_stats_enabled set for the measurement and restored after)."""
+    command_text = os.environ.get(OTHER_ENV)
+    if not command_text:
+        print(f"  skipped: set {OTHER_ENV} to compare another exporter")
+        return
+    port = int(os.environ.get(OTHER_ENV + "_PORT", "2112"))
+    command = [part.replace("{port}", str(port)) for part in command_text.split()]
+    heading(f"8. another exporter: {' '.join(command)} (port {port})")
+    before_programs = bpftool_program_ids()
+    times = []
+    for _ in range(args.startup_runs):
+        started = time.monotonic()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = started + 20
+            while http_status(port, "/metrics") != 200:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"{command[0]} did not serve /metrics on port {port}")
+                time.sleep(0.0002)
+            times.append((time.monotonic() - started) * 1000)
+        finally:
+            process.terminate()
+            process.wait()
+    times.sort()
+    summary.add("other: exec -> first /metrics 200", f"{times[len(times) // 2]:.1f} ms median (min {times[0]:.1f})")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while http_status(port, "/metrics") != 200:
+            time.sleep(0.01)
+        programs = sorted(bpftool_program_ids() - before_programs)
+        for _ in range(20):
+            http_status(port, "/metrics")
+        time.sleep(1)
+        rss = int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{process.pid}/status").read()).group(1))
+        summary.add("other: idle RSS after 20 scrapes", f"{rss / 1024:.1f} MiB")
+        if programs:
+            stats_path = "/proc/sys/kernel/bpf_stats_enabled"
+            previous = open(stats_path).read().strip()
+            open(stats_path, "w").write("1")
+            try:
+                before = bpftool_run_stats(programs)
+                with Storm(args.storm_flows) as storm:
+                    storm.blow(args.storm_seconds)
+                after = bpftool_run_stats(programs)
+            finally:
+                open(stats_path, "w").write(previous)
+            runs = after[1] - before[1]
+            per_event = (after[0] - before[0]) / runs if runs else float("nan")
+            summary.add("other: in-kernel cost", f"{per_event:.0f} ns/event over {runs} runs (programs {programs})")
+    finally:
+        process.terminate()
+        process.wait()
+    stripped = f"/tmp/rtx-bn-other-{os.getpid()}"
+    shutil.copy(command[0], stripped)
+    subprocess.run(["strip", stripped], check=False)
+    summary.add("other: binary size stripped", f"{os.path.getsize(stripped) / 1e6:.1f} MB")
+    os.unlink(stripped)
+
+
+def bpftool_program_ids():
+    import json
+    output = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout
+    return {program["id"] for program in json.loads(output or "[]")}
+
+
+def bpftool_run_stats(ids):
+    import json
+    time_ns, count = 0, 0
+    for program in json.loads(subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True,
+                                             text=True).stdout or "[]"):
+        if program["id"] in ids:
+            time_ns += program.get("run_time_ns", 0)
+            count += program.get("run_cnt", 0)
+    return time_ns, count
+
+
 # MARK: 5. exec -> attached, exec -> serving
 
 def startup_section(args, summary):
@@ -379,7 +462,7 @@ def main():
     summary = Summary()
     sections = {"storm": storm_section, "userspace": userspace_section, "highrate": high_rate_section,
                 "memory": memory_section, "startup": startup_section, "size": size_section,
-                "profile": profile_section}
+                "profile": profile_section, "other": other_section}
     for name in SECTIONS:
         if name in chosen:
             sections[name](args, summary)
