@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import KernelTestSupport
 import Testing
 @testable import Exporter
 
@@ -78,7 +79,7 @@ enum ExpositionFixture {
 
     @Test func outputDoesNotDependOnArrivalOrder() throws {
         let expected = ExpositionFixture.exposition(try ExpositionFixture.state())
-        var generator = SeededGenerator(seed: 4)
+        var generator = SeededRandom(seed: 4)
         for _ in 0..<20 {
             let shuffled = ExpositionFixture.events.shuffled(using: &generator)
             #expect(ExpositionFixture.exposition(try ExpositionFixture.state(), events: shuffled) == expected)

@@ -1,4 +1,5 @@
 import Foundation
+import KernelTestSupport
 import Testing
 @testable import Exporter
 
@@ -51,7 +52,7 @@ import Testing
             Issue.record("python3 is not installed: cannot run the independent witness")
             return
         }
-        var generator = SeededGenerator(seed: 5952)
+        var generator = SeededRandom(seed: 5952)
         var addresses: [[UInt8]] = []
         for _ in 0..<5000 {
             var groups = (0..<8).map { _ -> UInt16 in
