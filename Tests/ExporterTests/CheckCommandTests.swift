@@ -1,4 +1,5 @@
 import BPFSyscall
+import KernelTestSupport
 import Testing
 @testable import Exporter
 #if canImport(Glibc)
@@ -11,8 +12,8 @@ import Musl
 /// system trees (`sysRoot`), and the built binary as root and as nobody.
 @Suite("check subcommand")
 struct CheckCommandTests {
-    static let isRoot = DeployTestPaths.isRoot
-    static let canDropPrivileges = isRoot && DeployTestPaths.which("setpriv") != nil
+    static let isRoot = KernelTestEnvironment.isRoot
+    static let canDropPrivileges = isRoot && Command.which("setpriv") != nil
     static let tracepointDirectory = "/sys/kernel/tracing/events/tcp/tcp_retransmit_skb"
     static let hasTracepoint = SystemFile.exists(tracepointDirectory + "/id")
 
@@ -115,10 +116,10 @@ struct CheckCommandTests {
 
     @Test(.enabled(if: isRoot, "needs root"))
     func binaryExitsNonZeroWithoutTracefs() throws {
-        let binary = try #require(DeployTestPaths.exporterBinary, "build the exporter first (swift build)")
+        let binary = try #require(TestPaths.exporterBinary, "build the exporter first (swift build)")
         let fake = try FakeSystem(tracefs: false)
         defer { fake.remove() }
-        let outcome = try SpawnedCommand.run([binary, "check", "--sys-root", fake.root])
+        let outcome = try Command.run([binary, "check", "--sys-root", fake.root], check: false)
         #expect(outcome.status == 1, "\(outcome.output)")
         #expect(outcome.stdout.contains("✗  tracefs"), "\(outcome.output)")
         #expect(outcome.stdout.contains("fix: mount -t tracefs nodev /sys/kernel/tracing"), "\(outcome.output)")
@@ -185,8 +186,8 @@ struct CheckCommandTests {
 
     @Test(.enabled(if: isRoot && hasTracepoint, "needs root and the tracepoint"))
     func passesAsRoot() throws {
-        let binary = try #require(DeployTestPaths.exporterBinary, "build the exporter first (swift build)")
-        let outcome = try SpawnedCommand.run([binary, "check"])
+        let binary = try #require(TestPaths.exporterBinary, "build the exporter first (swift build)")
+        let outcome = try Command.run([binary, "check"], check: false)
         #expect(outcome.status == 0, "\(outcome.output)")
         for row in ["privileges", "bpf(2)", "tracefs", "tracepoint", "attach"] {
             #expect(outcome.stdout.contains("✓  \(row) "), "\(row): \(outcome.output)")
@@ -199,9 +200,9 @@ struct CheckCommandTests {
     func failsAsNobodyWithThePrivilegeFix() throws {
         let binary = try WorldReadableBinary()
         defer { binary.remove() }
-        let outcome = try SpawnedCommand.run([
+        let outcome = try Command.run([
             "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", binary.path, "check",
-        ])
+        ], check: false)
         #expect(outcome.status == 1, "\(outcome.output)")
         #expect(outcome.stdout.contains("✗  privileges"), "\(outcome.output)")
         #expect(outcome.stdout.contains("uid 65534"), "\(outcome.output)")

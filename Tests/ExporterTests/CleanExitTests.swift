@@ -69,7 +69,7 @@ struct CleanExitTests {
         let bpftoolPrograms = Set(try Bpftool.programs().compactMap { $0.int("id") }.map(UInt32.init))
         #expect(held.programs.isSubset(of: bpftoolPrograms))
 
-        #expect(first.stop(signal: SIGKILL) == 128 + SIGKILL)
+        #expect(first.stop(SIGKILL).status == 128 + SIGKILL)
         let left = try held.waitUntilGone()
         #expect(left.isEmpty, "still loaded after SIGKILL: \(left)")
         let bpftoolAfter = Set(try Bpftool.programs().compactMap { $0.int("id") }.map(UInt32.init))
@@ -92,14 +92,14 @@ struct CleanExitTests {
         try BulkTransfer(lab: lab, family: .ipv4, port: port, bytes: 4 << 20).run()
         lab.delete()
         let recorded = try ftrace.stopAndCount()
-        let truth = FtraceRetransmissions(lines: try ftrace.lines())
+        let truth = try ftrace.retransmissions()
         let metrics = try second.scrape()
         let flow: ([String: String]) -> Bool = { $0["src_port"] == "\(port)" || $0["dst_port"] == "\(port)" }
         #expect(recorded > 0)
         #expect(metrics.sum("tcp_retransmissions_total", where: flow) == Double(truth.succeeded))
         #expect(metrics.sum("tcp_retransmission_failures_total", where: flow) == Double(truth.failed))
 
-        #expect(second.stop(signal: SIGTERM) == 0, "\(second.log)")
+        #expect(second.stop(SIGTERM).status == 0, "\(second.log)")
         let leftAfterTerm = try heldAgain.waitUntilGone()
         #expect(leftAfterTerm.isEmpty, "still loaded after SIGTERM: \(leftAfterTerm)")
         print("SIGKILL: \(held) all gone; restart: \(heldAgain), flow \(port) \(truth.succeeded) + \(truth.failed) failed"

@@ -173,10 +173,10 @@ public final class BackgroundCommand: @unchecked Sendable {
     /// False once the child has exited (it is reaped here).
     public var isRunning: Bool { reap(blocking: false) == nil }
 
-    /// What the child has written to stdout so far (it may still be running).
-    public var stdoutSoFar: String { Self.read(directory + "/stdout") }
+    /// What the child has written to stdout so far (it may still be running; after the exit, all of it).
+    public var stdoutSoFar: String { lock.withLock { result?.stdout } ?? Self.read(directory + "/stdout") }
     /// What the child has written to stderr so far.
-    public var stderrSoFar: String { Self.read(directory + "/stderr") }
+    public var stderrSoFar: String { lock.withLock { result?.stderr } ?? Self.read(directory + "/stderr") }
 
     /// Sends `signal` to the child, unless it has already been reaped.
     public func send(_ signal: Int32) {
