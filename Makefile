@@ -3,7 +3,8 @@ SHELL := /bin/bash
 CLANG ?= clang
 SWIFT ?= swift
 MULTIARCH := $(shell gcc -dumpmachine 2>/dev/null || echo $$(uname -m)-linux-gnu)
-BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -I/usr/include/$(MULTIARCH) -Ibpf
+# The prefix map keeps the checkout's path out of the objects' debug info (the same bytes from any checkout).
+BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -I/usr/include/$(MULTIARCH) -Ibpf -fdebug-prefix-map=$(CURDIR)=.
 CONFIG ?= debug
 SWIFT_FLAGS ?=
 BIN := .build/$(CONFIG)/retrans-exporter
@@ -20,7 +21,7 @@ deps:
 
 bpf: bpf/retrans.o
 
-bpf/%.o: bpf/%.c bpf/bpf_defs.h bpf/retrans_event.h
+bpf/%.o: bpf/%.c bpf/bpf_defs.h bpf/retrans_event.h bpf/retrans_maps.h
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 build: bpf
@@ -40,12 +41,13 @@ test: bpf
 run: build
 	$(BIN) run $(ARGS)
 
-# Rebuild the committed test objects from their C sources, plus a copy of
-# bpf/retrans.o (the reader's tests must not depend on a fresh `make bpf`).
-# The prefix map keeps the checkout's path out of the objects' debug info.
+# Rebuild every committed test object from its C source (the reader's, the
+# loader's and the exporter's fixtures), plus a copy of bpf/retrans.o (the
+# reader's tests must not depend on a fresh `make bpf`).
+FIXTURE_DIRS := $(FIXTURES) Tests/BPFSyscallTests/Fixtures Tests/ExporterTests/Fixtures
 fixtures: bpf
-	for src in $(FIXTURES)/*.c; do \
-	  $(CLANG) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $$src -o $${src%.c}.o || exit 1; \
+	for src in $(addsuffix /*.c,$(FIXTURE_DIRS)); do \
+	  $(CLANG) $(BPF_CFLAGS) -c $$src -o $${src%.c}.o || exit 1; \
 	done
 	cp bpf/retrans.o $(FIXTURES)/retrans.o
 

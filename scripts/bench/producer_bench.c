@@ -8,13 +8,13 @@
  *
  * Only processes named BENCH_DRIVER_COMM produce (every other getppid caller on
  * the machine returns at once). Built by `make bench`:
- *   clang -target bpf -O2 -g -Ibpf [-DFLOW_SWEEP] -c scripts/bench/producer_bench.c -o ...
+ *   $(CLANG) $(BPF_CFLAGS) [-DFLOW_SWEEP] -c scripts/bench/producer_bench.c -o ...
  * Default: 64 flows (10.203.6.1:10000..10063 -> 10.203.6.2:7601). With FLOW_SWEEP,
  * every event is a new flow (source port and address from the emit count), for
  * the memory figure at 100k series.
  */
 #include "bpf_defs.h"
-#include "retrans_event.h"
+#include "retrans_maps.h"
 
 static long (*bpf_get_current_comm)(void *buf, __u32 size) = (void *)BPF_FUNC_get_current_comm;
 
@@ -22,19 +22,6 @@ static long (*bpf_get_current_comm)(void *buf, __u32 size) = (void *)BPF_FUNC_ge
 const volatile __u32 tracepoint_has_err = 1;
 
 #define BENCH_DRIVER_COMM "rtxbn-getppid"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RETRANS_STAT_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
 
 static __always_inline int is_driver(void)
 {

@@ -9,12 +9,10 @@
  * and a getppid(2) burst then overload the rings on purpose
  * (Tests/ExporterTests/LossAccountingTests.swift).
  *
- * Rebuild (from the repository root):
- *   clang -target bpf -O2 -g -Wall -Werror -I/usr/include/$(gcc -dumpmachine) -Ibpf -fdebug-prefix-map=$PWD=. \
- *         -c Tests/BPFSyscallTests/Fixtures/overload_producer.c -o Tests/BPFSyscallTests/Fixtures/overload_producer.o
+ * Rebuilt by `make fixtures`.
  */
 #include "bpf_defs.h"
-#include "retrans_event.h"
+#include "retrans_maps.h"
 
 static long (*bpf_get_current_comm)(void *buf, __u32 size) = (void *)BPF_FUNC_get_current_comm;
 
@@ -23,19 +21,6 @@ const volatile __u32 tracepoint_has_err = 1;
 
 /* Every record says: 10.203.7.250:<cpu> -> 10.203.7.251:7788. */
 #define OVERLOAD_PORT 7788
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RETRANS_STAT_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
 
 static __always_inline void count(__u32 which)
 {

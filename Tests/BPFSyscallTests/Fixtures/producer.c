@@ -5,12 +5,11 @@
  * and failed emits. It drives the perf rings at a rate and a moment the test
  * controls, so that "received + lost == emitted" can be checked exactly.
  *
- * Rebuild (from the repository root):
- *   clang -target bpf -O2 -g -Wall -Werror -I/usr/include/$(gcc -dumpmachine) -Ibpf -fdebug-prefix-map=$PWD=. \
- *         -c Tests/BPFSyscallTests/Fixtures/producer.c -o Tests/BPFSyscallTests/Fixtures/producer.o
+ * Rebuilt by `make fixtures`.
  */
 #include "bpf_defs.h"
-#include "retrans_event.h"
+#define RETRANS_MAPS_EVENTS_ONLY  /* its counters are in `control` */
+#include "retrans_maps.h"
 
 static __u64 (*bpf_get_current_pid_tgid)(void) = (void *)BPF_FUNC_get_current_pid_tgid;
 
@@ -24,12 +23,6 @@ enum producer_slot {
 
 /* A marker the test finds in every record, at the dport offset. */
 #define PRODUCER_MARK 7201
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
-} events SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Shaped like bpf/retrans.c (program tcp_retransmit_skb in section
- * tracepoint/tcp/tcp_retransmit_skb, an `events` perf event array, the
+ * tracepoint/tcp/tcp_retransmit_skb, its maps from retrans_maps.h, the
  * `tracepoint_has_err` constant the loader sets) so that the exporter gets as
  * far as the verifier, which must reject it: the program reads 4 bytes at
  * offset 8192 of the tracepoint context, past PERF_MAX_TRACE_SIZE (8192), the
@@ -9,19 +9,12 @@
  * log longer than the lines the exporter shows without --verbose.
  * The end-to-end tests check how `retrans-exporter run` reports the rejection.
  *
- * Rebuild (from the repository root):
- *   clang -target bpf -O2 -g -Wall -I/usr/include/$(gcc -dumpmachine) -Ibpf -fdebug-prefix-map=$PWD=. \
- *     -c Tests/ExporterTests/Fixtures/rejected_retrans.c -o Tests/ExporterTests/Fixtures/rejected_retrans.o
+ * Rebuilt by `make fixtures`.
  */
 #include "bpf_defs.h"
+#include "retrans_maps.h"
 
 const volatile __u32 tracepoint_has_err = 1;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
-} events SEC(".maps");
 
 struct ctx_head {
 	__u64 common;
