@@ -117,6 +117,7 @@ struct LossAccountingTests {
             try BulkTransfer(lab: lab, family: .ipv4, port: port, bytes: 8 << 20).run()
             transfers += 1
         }
+        try lab.waitUntilQuiet(port: port)  // a late FIN retransmission would land after the scrape
         lab.delete()
         let metrics = try exporter.scrape()
         #expect(exporter.stop().status == 0)
