@@ -3,7 +3,8 @@ SHELL := /bin/bash
 CLANG ?= clang
 SWIFT ?= swift
 MULTIARCH := $(shell gcc -dumpmachine 2>/dev/null || echo $$(uname -m)-linux-gnu)
-BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -I/usr/include/$(MULTIARCH) -Ibpf
+# The prefix map keeps the checkout's path out of the objects' debug info (the same bytes from any checkout).
+BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -I/usr/include/$(MULTIARCH) -Ibpf -fdebug-prefix-map=$(CURDIR)=.
 CONFIG ?= debug
 SWIFT_FLAGS ?=
 BIN := .build/$(CONFIG)/retrans-exporter
@@ -32,9 +33,15 @@ RELEASE_LINK_FLAGS := -Xlinker --no-export-dynamic
 release: bpf
 	$(SWIFT) build -c release --static-swift-stdlib $(RELEASE_LINK_FLAGS) $(SWIFT_FLAGS)
 
+# Suites that load BPF, make namespaces, cgroups or ftrace instances, or run the exporter
+# for real: one test at a time (one tracepoint, one machine). Every other suite is pure
+# and runs in parallel. A new kernel suite goes under KernelTests (BPFSyscallTests) or
+# EndToEnd (ExporterTests), or into this list.
+KERNEL_SUITES := BPFSyscallTests\.KernelTests|ExporterTests\.(EndToEnd|FlowCardinalityTests|PrivilegeDropTests|CleanExitTests|LossAccountingTests|FailureMessagesTests|ChaosScriptTests|CheckCommandTests|DeployFilesTests)\b
 test: bpf
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
-	$(SWIFT) test --skip-build --no-parallel $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build --parallel --skip '$(KERNEL_SUITES)' $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build --no-parallel --filter '$(KERNEL_SUITES)' $(SWIFT_FLAGS)
 
 # Serves :2112 until Ctrl-C. Extra flags: make run ARGS="--web.listen-address :9435"
 run: build
@@ -53,22 +60,23 @@ demo: build
 deb: release
 	bash scripts/build-deb.sh .build/release/retrans-exporter .build/deb
 
-# Rebuild the committed test objects from their C sources, plus a copy of
-# bpf/retrans.o (the reader's tests must not depend on a fresh `make bpf`).
-# The prefix map keeps the checkout's path out of the objects' debug info.
+# Rebuild every committed test object from its C source (the reader's, the
+# loader's and the exporter's fixtures), plus a copy of bpf/retrans.o (the
+# reader's tests must not depend on a fresh `make bpf`).
 # CO-RE fixtures (core_*.c) are built by both compilers the project supports,
 # since each emits its own instructions and records: core_X.o by the Swift
 # toolchain's clang 21, core_X.clang14.o by Debian's clang 14.
 FIXTURE_CLANG21 ?= /opt/swift/usr/bin/clang
 FIXTURE_CLANG14 ?= clang-14
+FIXTURE_DIRS := $(FIXTURES) Tests/BPFSyscallTests/Fixtures Tests/ExporterTests/Fixtures
 fixtures: bpf
-	for src in $(FIXTURES)/*.c; do \
+	for src in $(addsuffix /*.c,$(FIXTURE_DIRS)); do \
 	  case $$(basename $$src) in core_*) continue;; esac; \
-	  $(CLANG) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $$src -o $${src%.c}.o || exit 1; \
+	  $(CLANG) $(BPF_CFLAGS) -c $$src -o $${src%.c}.o || exit 1; \
 	done
 	for src in $(FIXTURES)/core_*.c; do \
-	  $(FIXTURE_CLANG21) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $$src -o $${src%.c}.o || exit 1; \
-	  $(FIXTURE_CLANG14) $(BPF_CFLAGS) -fdebug-prefix-map=$(CURDIR)=. -c $$src -o $${src%.c}.clang14.o || exit 1; \
+	  $(FIXTURE_CLANG21) $(BPF_CFLAGS) -c $$src -o $${src%.c}.o || exit 1; \
+	  $(FIXTURE_CLANG14) $(BPF_CFLAGS) -c $$src -o $${src%.c}.clang14.o || exit 1; \
 	done
 	cp bpf/retrans.o $(FIXTURES)/retrans.o
 

@@ -36,9 +36,10 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ELFReaderTests", dependencies: ["ELFReader", "ReaderFuzzSupport"],
+        .testTarget(name: "ELFReaderTests", dependencies: ["ELFReader", "ReaderFuzzSupport", "KernelTestSupport"],
                     exclude: ["Fixtures", "FuzzRegressions"]),
-        // Shared harness for real-kernel tests: commands, veth namespaces, bulk transfers, ftrace counts, bpftool.
+        // Shared test harness: commands (the one spawner), a seeded generator; and for real-kernel
+        // tests veth namespaces, bulk transfers, ftrace counts, bpftool.
         .target(name: "KernelTestSupport", path: "Tests/KernelTestSupport"),
         // Test-only C: pin a thread to a CPU, raw getppid(2) bursts (the ring tests' producer trigger).
         .target(name: "CRingTestSupport", path: "Tests/CRingTestSupport"),

@@ -73,7 +73,8 @@ extension KernelTests {
         }
 
         /// Issue 3/5 figure: in-kernel ns per event, both wakeup modes, streaming every event.
-        @Test func inKernelCostPerEventByWakeupMode() throws {
+        @Test(.enabled(if: Benchmark.isEnabled, Comment(rawValue: Benchmark.skipReason("in-kernel cost per event"))))
+        func inKernelCostPerEventByWakeupMode() throws {
             for wakeup in [PerfRingWakeup.everyEvent, .batched] {
                 // As fast as one CPU can make getppid calls, then at the 200k/s target.
                 let unpaced = try measure(wakeup: wakeup, calls: 200_000)
@@ -85,8 +86,8 @@ extension KernelTests {
 
         /// Issue 5 figure 1: bpf/retrans.o's in-kernel ns/event during a retransmission
         /// storm in namespaces (8 parallel flows, 1 in 10 inbound packets dropped), for
-        /// both wakeup modes. Long: runs only with RTX_BENCH set.
-        @Test(.enabled(if: getenv("RTX_BENCH") != nil, "set RTX_BENCH=1 for the retransmission storm benchmark"))
+        /// both wakeup modes. Long: runs only with RTX_BENCH=1.
+        @Test(.enabled(if: Benchmark.isEnabled, Comment(rawValue: Benchmark.skipReason("retransmission storm"))))
         func inKernelCostDuringARetransmissionStorm() throws {
             let ports: [UInt16] = Array(7251...7258)
             for wakeup in [PerfRingWakeup.everyEvent, .batched] {

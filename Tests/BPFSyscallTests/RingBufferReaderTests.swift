@@ -1,3 +1,4 @@
+import KernelTestSupport
 import Testing
 @testable import BPFSyscall
 
@@ -166,7 +167,7 @@ final class FakeRingBuffer {
     /// Random bursts of records, some discarded, drained at random moments, against a list.
     @Test(arguments: [UInt64(0), 0 &- 4096])
     func randomStreamsMatchAModel(start: UInt64) throws {
-        var random = SeededGenerator(seed: start &+ 11)
+        var random = SeededRandom(seed: start &+ 11)
         let ring = FakeRingBuffer(size: 1024, startingAt: start)
         let reader = try RingBufferReader(doubleMappedData: ring.data)
         var expected: [[UInt8]] = []

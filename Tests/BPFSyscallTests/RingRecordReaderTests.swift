@@ -1,3 +1,4 @@
+import KernelTestSupport
 import Testing
 @testable import BPFSyscall
 
@@ -202,7 +203,7 @@ import Testing
     /// delivered once, in order, intact, and every drop is reported as lost.
     @Test(arguments: 0..<40)
     func randomStreamsMatchTheModel(seed: UInt64) throws {
-        var random = SeededGenerator(seed: seed)
+        var random = SeededRandom(seed: seed)
         let ringSize = 1 << Int.random(in: 6...12, using: &random)
         let start = Bool.random(using: &random) ? UInt64.random(in: 0...UInt64.max, using: &random) & ~7 : 0
         let ring = FakePerfRing(size: ringSize, startingAt: start)
@@ -245,7 +246,7 @@ import Testing
     /// Random bytes and random counters: the reader always finishes, delivers
     /// only bytes inside the ring, and either frames everything or reports why not.
     @Test func randomBytesNeverTrapOrLoop() throws {
-        var random = SeededGenerator(seed: 0xF00D)
+        var random = SeededRandom(seed: 0xF00D)
         for _ in 0..<20_000 {
             let ringSize = 1 << Int.random(in: 3...9, using: &random)
             let ring = FakePerfRing(size: ringSize)

@@ -2,7 +2,8 @@ import Testing
 @testable import ELFReader
 
 /// What the reader makes of the project's own program, checked against the
-/// facts of bpf/retrans.c (and llvm-objdump's view of the same object).
+/// facts of bpf/retrans.c (and llvm-objdump's view of the same object, which
+/// LLVMCrossCheckTests compares instruction by instruction).
 @Suite struct RetransObjectTests {
     let spec: ObjectSpec
 
@@ -13,68 +14,84 @@ import Testing
         #expect(spec.kernelVersion == nil)
     }
 
-    @Test func theTracepointProgram() throws {
-        #expect(spec.programs.count == 1)
-        let program = try #require(spec.program(named: "tcp_retransmit_skb"))
-        #expect(program.sectionName == "tracepoint/tcp/tcp_retransmit_skb")
-        #expect(program.kind == .tracepoint(category: "tcp", name: "tcp_retransmit_skb"))
-        #expect(program.kind.programType == 5)
-        // 0x1e8 bytes of code: 61 slots, no subprograms.
-        #expect(program.instructions.count == 61)
-        #expect(program.entryLength == 61)
-        #expect(program.instructions.last?.opcode == 0x95)  // exit
+    /// Four programs: the classic tracepoint and the BTF-typed one, each writing to the perf
+    /// rings or to the ring buffer.
+    @Test func theFourPrograms() throws {
+        #expect(spec.programs.map(\.name)
+                == ["tcp_retransmit_skb", "tcp_retransmit_skb_rb", "tcp_retransmit_btf", "tcp_retransmit_btf_rb"])
+        for program in spec.programs {
+            let typed = program.name.hasPrefix("tcp_retransmit_btf")
+            #expect(program.sectionName == (typed ? "tp_btf/tcp_retransmit_skb" : "tracepoint/tcp/tcp_retransmit_skb"))
+            #expect(program.kind == (typed ? .tracing(.rawTracepoint, target: "tcp_retransmit_skb")
+                                           : .tracepoint(category: "tcp", name: "tcp_retransmit_skb")))
+            #expect(program.kind.programType == (typed ? 26 : 5))
+            #expect(program.entryLength == program.instructions.count, "no subprograms: everything is inlined")
+            #expect(program.instructions.last?.opcode == 0x95)  // exit
+            // The tp_btf programs read struct sock through CO-RE; the tracepoint ones read the record.
+            #expect(program.coreRelocations.isEmpty == !typed)
+        }
+        #expect(spec.programs.map(\.instructions.count) == [62, 67, 91, 97])
     }
 
     @Test func theMaps() throws {
+        #expect(spec.maps.map(\.name) == ["ring", "events", "stats", ".rodata"])
+        let ring = try #require(spec.map(named: "ring"))
+        #expect(ring.type == .ringBuffer && ring.keySize == 0 && ring.valueSize == 0 && ring.maxEntries == 1 << 20)
         let events = try #require(spec.map(named: "events"))
         #expect(events.type == .perfEventArray)
         #expect(events.keySize == 4 && events.valueSize == 4 && events.maxEntries == 0)
         #expect(events.source == .btf)
-
         let stats = try #require(spec.map(named: "stats"))
         #expect(stats.type == .perCPUArray)
         #expect(stats.keySize == 4 && stats.valueSize == 8 && stats.maxEntries == 2)
-        #expect(stats.btfKeyTypeID != 0 && stats.btfValueTypeID != 0)
         let btf = try #require(spec.btf)
         #expect(btf.type(id: stats.btfKeyTypeID)?.name == "__u32")
         #expect(btf.type(id: stats.btfValueTypeID)?.name == "__u64")
-
         let rodata = try #require(spec.map(named: ".rodata"))
         #expect(rodata.source == .dataSection)
-        #expect(rodata.type == .array && rodata.keySize == 4 && rodata.valueSize == 4 && rodata.maxEntries == 1)
+        #expect(rodata.type == .array && rodata.keySize == 4 && rodata.valueSize == 24 && rodata.maxEntries == 1)
         #expect(rodata.flags == 0x80)
-        #expect(rodata.initialValue == [1, 0, 0, 0])  // tracepoint_has_err = 1
-        #expect(rodata.variables == [VariableSpec(name: "tracepoint_has_err", offset: 0, size: 4)])
+        #expect(rodata.variables == [VariableSpec(name: "tracepoint_has_err", offset: 0, size: 4),
+                                     VariableSpec(name: "ring_wakeup_bytes", offset: 8, size: 8),
+                                     VariableSpec(name: "retrans_event_layout", offset: 16, size: 8)])
+        // tracepoint_has_err = 1, ring_wakeup_bytes = 0, retrans_event_layout = NULL.
+        #expect(rodata.initialValue == [1] + [UInt8](repeating: 0, count: 23))
         #expect(btf.type(id: rodata.btfValueTypeID)?.name == ".rodata")
-        #expect(spec.maps.map(\.name) == ["events", "stats", ".rodata"])
     }
 
+    /// Each program uses its own output map and no other: the loader creates only those.
     @Test func relocationsNameTheirTargets() throws {
-        let program = try #require(spec.programs.first)
-        // The slots llvm-objdump -dr prints for this object (r_offset / 8).
-        #expect(program.relocations == [
-            Relocation(instructionIndex: 11, target: .mapValue(mapName: ".rodata", offset: 0)),
-            Relocation(instructionIndex: 32, target: .map(name: "events")),
-            Relocation(instructionIndex: 43, target: .map(name: "stats")),
-            Relocation(instructionIndex: 52, target: .map(name: "stats")),
-        ])
-        for relocation in program.relocations {
-            #expect(program.instructions[relocation.instructionIndex].isLoadImmediate64)
+        for program in spec.programs {
+            let maps = Set(program.relocations.compactMap(\.target.mapName))
+            let output = program.name.hasSuffix("_rb") ? "ring" : "events"
+            #expect(maps.contains(output) && maps.contains("stats"), "\(program.name): \(maps)")
+            #expect(!maps.contains(output == "ring" ? "events" : "ring"), "\(program.name): \(maps)")
+            for relocation in program.relocations {
+                #expect(program.instructions[relocation.instructionIndex].isLoadImmediate64)
+            }
         }
+        // The slots llvm-objdump -dr prints for the first program (r_offset / 8).
+        #expect(spec.programs.first?.relocations == [
+            Relocation(instructionIndex: 10, target: .mapValue(mapName: ".rodata", offset: 0)),
+            Relocation(instructionIndex: 33, target: .map(name: "events")),
+            Relocation(instructionIndex: 44, target: .map(name: "stats")),
+            Relocation(instructionIndex: 53, target: .map(name: "stats")),
+        ])
     }
 
     @Test func funcAndLineInfoAreInSlots() throws {
-        let program = try #require(spec.programs.first)
-        #expect(program.funcInfo.count == 1)
-        #expect(program.funcInfo.first?.instructionOffset == 0)
         let btf = try #require(spec.btf)
-        if let typeID = program.funcInfo.first?.typeID {
-            #expect(btf.type(id: typeID)?.name == "tcp_retransmit_skb")
-        }
-        #expect(!program.lineInfo.isEmpty)
-        for line in program.lineInfo {
-            #expect(Int(line.instructionOffset) < program.instructions.count)
-            #expect(btf.string(at: line.fileNameOffset)?.hasSuffix("retrans.c") == true)
+        for program in spec.programs {
+            #expect(program.funcInfo.count == 1)
+            #expect(program.funcInfo.first?.instructionOffset == 0)
+            if let typeID = program.funcInfo.first?.typeID {
+                #expect(btf.type(id: typeID)?.name == program.name)
+            }
+            #expect(!program.lineInfo.isEmpty)
+            for line in program.lineInfo {
+                #expect(Int(line.instructionOffset) < program.instructions.count)
+                #expect(btf.string(at: line.fileNameOffset).map { $0.hasSuffix(".c") || $0.hasSuffix(".h") } == true)
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 import BPFSyscall
+import KernelTestSupport
 import Testing
 @testable import Exporter
 #if canImport(Glibc)
@@ -13,31 +14,30 @@ import Musl
 /// interrupted. Namespaces rtx-ch-*, ports 7411-7419.
 @Suite("chaos.sh", .serialized)
 struct ChaosScriptTests {
-    static let script = DeployTestPaths.repositoryRoot + "/scripts/chaos.sh"
+    static let script = TestPaths.repositoryRoot + "/scripts/chaos.sh"
     static let tracing = "/sys/kernel/tracing"
-    static let canRun = DeployTestPaths.isRoot
+    static let canRun = KernelTestEnvironment.isRoot
         && SystemFile.exists(tracing + "/instances")
-        && ["ip", "nft", "python3"].allSatisfy { DeployTestPaths.which($0) != nil }
+        && ["ip", "nft", "python3"].allSatisfy { Command.which($0) != nil }
     static let skipReason: Comment = "needs root, tracefs at /sys/kernel/tracing, ip, nft and python3"
 
     @Test(.enabled(if: canRun, skipReason), arguments: [(false, 7411), (true, 7412)])
     func makesRetransmissionsAndCleansUp(ipv6: Bool, port: Int) throws {
         let prefix = ipv6 ? "rtx-ch-t6" : "rtx-ch-t4"
         let linksBefore = try Self.hostLinks()
-        let trace = try TracepointWitness(name: "\(prefix)-\(getpid())", filter: "dport == \(port)")
+        let trace = try FtraceCounter.create(name: "\(prefix)-\(getpid())", filter: "dport == \(port)")
         defer { trace.remove() }
         defer { Self.forceCleanup(prefix: prefix) }
 
         var command = [Self.script, "--duration", "3", "--port", "\(port)", "--ns-prefix", prefix]
         if ipv6 { command.append("--ipv6") }
-        let outcome = try SpawnedCommand.run(command, timeoutSeconds: 60)
-        let counted = try trace.stop()
+        let outcome = try Command.run(command, timeout: 60, check: false)
+        let counted = try trace.stopAndCount()  // throws if ftrace overran
 
         #expect(outcome.status == 0, "\(outcome.output)")
         #expect(outcome.stdout.contains(ipv6 ? "[fd00:203::4:1] -> " : "[10.203.4.1] -> "), "\(outcome.output)")
         #expect(outcome.stdout.contains("loss: "), "\(outcome.output)")
-        #expect(counted.hits > 0, "no retransmission to port \(port) in the ftrace instance: \(outcome.output)")
-        #expect(counted.overruns == 0)
+        #expect(counted > 0, "no retransmission to port \(port) in the ftrace instance: \(outcome.output)")
         #expect(try Self.namespaces(prefix: prefix).isEmpty)
         #expect(try !Self.hostNftables().contains("rtx_chaos"))
         #expect(try Self.hostLinks() == linksBefore, "a host interface appeared or vanished")
@@ -48,7 +48,7 @@ struct ChaosScriptTests {
         let prefix = signal == SIGINT ? "rtx-ch-ti" : "rtx-ch-tt"
         defer { Self.forceCleanup(prefix: prefix) }
         let linksBefore = try Self.hostLinks()
-        let chaos = try SpawnedCommand.start([Self.script, "--duration", "120", "--port", "7413", "--ns-prefix", prefix])
+        let chaos = try Command.start([Self.script, "--duration", "120", "--port", "7413", "--ns-prefix", prefix])
 
         // Wait until both hosts exist and traffic flows, then interrupt.
         var running = false
@@ -61,8 +61,7 @@ struct ChaosScriptTests {
         #expect(try Self.hostLinks() == linksBefore, "chaos.sh touched the host's interfaces")
 
         let interrupted = ChaosScriptTests.monotonicSeconds()
-        chaos.send(signal)
-        let outcome = chaos.wait(timeoutSeconds: 20)
+        let outcome = chaos.stop(signal, timeout: 20)
         let took = ChaosScriptTests.monotonicSeconds() - interrupted
 
         #expect(outcome.status == expectedStatus, "\(outcome.output)")
@@ -77,9 +76,9 @@ struct ChaosScriptTests {
     func refusesToReuseExistingNamespaces() throws {
         let prefix = "rtx-ch-tx"
         defer { Self.forceCleanup(prefix: prefix) }
-        let created = try SpawnedCommand.run(["ip", "netns", "add", prefix + "-a"])
+        let created = try Command.run(["ip", "netns", "add", prefix + "-a"], check: false)
         try #require(created.status == 0, "\(created.output)")
-        let outcome = try SpawnedCommand.run([Self.script, "--duration", "1", "--port", "7414", "--ns-prefix", prefix])
+        let outcome = try Command.run([Self.script, "--duration", "1", "--port", "7414", "--ns-prefix", prefix], check: false)
         #expect(outcome.status == 2, "\(outcome.output)")
         #expect(outcome.stderr.contains("already exists"), "\(outcome.output)")
         #expect(try Self.namespaces(prefix: prefix) == [prefix + "-a"], "it deleted or added a namespace")
@@ -90,13 +89,13 @@ struct ChaosScriptTests {
         ["--ns-prefix", "prod"], ["--mode", "loopback"], ["--bogus"],
     ])
     func rejectsBadOptions(arguments: [String]) throws {
-        let outcome = try SpawnedCommand.run([Self.script] + arguments)
+        let outcome = try Command.run([Self.script] + arguments, check: false)
         #expect(outcome.status == 2, "\(arguments): \(outcome.output)")
         #expect(outcome.stderr.hasPrefix("chaos.sh: "), "\(outcome.output)")
     }
 
     @Test func helpSaysThereIsNoHostMode() throws {
-        let outcome = try SpawnedCommand.run([Self.script, "--help"])
+        let outcome = try Command.run([Self.script, "--help"], check: false)
         #expect(outcome.status == 0)
         #expect(outcome.stdout.contains("--loss PCT"))
         #expect(outcome.stdout.contains("never modified"))
@@ -105,7 +104,7 @@ struct ChaosScriptTests {
     // MARK: witnesses
 
     static func namespaces(prefix: String) throws -> [String] {
-        let listed = try SpawnedCommand.run(["ip", "netns", "list"])
+        let listed = try Command.run(["ip", "netns", "list"], check: false)
         return listed.stdout.split(separator: "\n")
             .compactMap { $0.split(separator: " ").first.map(String.init) }
             .filter { $0.hasPrefix(prefix + "-") }
@@ -113,12 +112,12 @@ struct ChaosScriptTests {
     }
 
     static func hostNftables() throws -> String {
-        try SpawnedCommand.run(["nft", "list", "tables"]).stdout
+        try Command.run(["nft", "list", "tables"], check: false).stdout
     }
 
     /// The host's interface names (not their counters or states).
     static func hostLinks() throws -> [String] {
-        try SpawnedCommand.run(["ip", "-o", "link", "show"]).stdout.split(separator: "\n")
+        try Command.run(["ip", "-o", "link", "show"], check: false).stdout.split(separator: "\n")
             .compactMap { $0.split(separator: ":").dropFirst().first.map { String(KernelText.trimmed($0)) } }
             .sorted()
     }
@@ -131,56 +130,6 @@ struct ChaosScriptTests {
 
     /// After a failed test: the script's own cleanup mode, for our prefix only.
     static func forceCleanup(prefix: String) {
-        _ = try? SpawnedCommand.run([script, "--cleanup", "--ns-prefix", prefix], timeoutSeconds: 30)
-    }
-}
-
-/// A private ftrace instance counting one tracepoint under a filter: the
-/// independent witness. Removed by `remove()` whatever happened.
-struct TracepointWitness {
-    let directory: String
-    let event: String
-
-    init(name: String, filter: String, event: String = "tcp/tcp_retransmit_skb") throws {
-        directory = "\(ChaosScriptTests.tracing)/instances/\(name)"
-        self.event = event
-        guard mkdir(directory, 0o755) == 0 else { throw FileReadError(path: directory, errno: errno) }
-        do {
-            try Self.write("\(directory)/events/\(event)/filter", filter)
-            try Self.write("\(directory)/events/\(event)/enable", "1")
-        } catch {
-            rmdir(directory)
-            throw error
-        }
-    }
-
-    /// Disables the event and counts what it recorded; overruns are lost records.
-    func stop() throws -> (hits: Int, overruns: Int) {
-        try Self.write("\(directory)/events/\(event)/enable", "0")
-        let trace = try SystemFile.readString("\(directory)/trace")
-        let hits = trace.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
-        var overruns = 0
-        var cpu = 0
-        while let stats = try? SystemFile.readString("\(directory)/per_cpu/cpu\(cpu)/stats") {
-            for line in stats.split(separator: "\n") where line.hasPrefix("overrun:") {
-                overruns += Int(KernelText.trimmed(line.dropFirst("overrun:".count))) ?? 0
-            }
-            cpu += 1
-        }
-        return (hits, overruns)
-    }
-
-    func remove() {
-        try? Self.write("\(directory)/events/\(event)/enable", "0")
-        rmdir(directory)
-    }
-
-    static func write(_ path: String, _ text: String) throws {
-        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
-        guard fd >= 0 else { throw FileReadError(path: path, errno: errno) }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw FileReadError(path: path, errno: errno) }
+        _ = try? Command.run([script, "--cleanup", "--ns-prefix", prefix], timeout: 30, check: false)
     }
 }

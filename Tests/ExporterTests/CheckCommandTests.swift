@@ -1,4 +1,5 @@
 import BPFSyscall
+import KernelTestSupport
 import Testing
 @testable import Exporter
 #if canImport(Glibc)
@@ -10,8 +11,8 @@ import Glibc
 /// tracefs made unreadable, where `check` and `run` must fail with the same message.
 @Suite("check subcommand")
 struct CheckCommandTests {
-    static let isRoot = DeployTestPaths.isRoot
-    static let canDropPrivileges = isRoot && DeployTestPaths.which("setpriv") != nil
+    static let isRoot = KernelTestEnvironment.isRoot
+    static let canDropPrivileges = isRoot && Command.which("setpriv") != nil
     static let tracepointDirectory = "/sys/kernel/tracing/events/tcp/tcp_retransmit_skb"
     static let hasTracepoint = SystemFile.exists(tracepointDirectory + "/id")
 
@@ -68,8 +69,8 @@ struct CheckCommandTests {
 
     @Test(.enabled(if: isRoot && hasTracepoint, "needs root and the tracepoint"))
     func passesAsRoot() throws {
-        let binary = try #require(DeployTestPaths.exporterBinary, "build the exporter first (swift build)")
-        let outcome = try SpawnedCommand.run([binary, "check", "--web.listen-address", "127.0.0.1:21990"])
+        let binary = try #require(TestPaths.exporterBinary, "build the exporter first (swift build)")
+        let outcome = try Command.run([binary, "check", "--web.listen-address", "127.0.0.1:21990"], check: false)
         #expect(outcome.status == 0, "\(outcome.output)")
         for row in Preflight.stepNames {
             #expect(outcome.stdout.contains("✓  \(row) "), "\(row): \(outcome.output)")
@@ -81,9 +82,9 @@ struct CheckCommandTests {
     /// A port in use is the first step to fail, as in `run`, and nothing after it is tried.
     @Test(.enabled(if: isRoot && hasTracepoint, "needs root and the tracepoint"))
     func busyPortFailsFirstAndStopsThere() throws {
-        let binary = try #require(DeployTestPaths.exporterBinary, "build the exporter first (swift build)")
+        let binary = try #require(TestPaths.exporterBinary, "build the exporter first (swift build)")
         let holder = try ListeningSocket.open(host: "127.0.0.1", port: 21991)
-        let outcome = try SpawnedCommand.run([binary, "check", "--web.listen-address", "127.0.0.1:21991"])
+        let outcome = try Command.run([binary, "check", "--web.listen-address", "127.0.0.1:21991"], check: false)
         #expect(outcome.status == 1, "\(outcome.output)")
         #expect(outcome.stdout.contains("✗  listen"), "\(outcome.output)")
         #expect(outcome.stdout.contains("address already in use"), "\(outcome.output)")
@@ -95,7 +96,7 @@ struct CheckCommandTests {
     func failsAsNobodyWithThePrivilegeFix() throws {
         let binary = try WorldReadableBinary()
         defer { binary.remove() }
-        let outcome = try SpawnedCommand.run([
+        let outcome = try Command.run([
             "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", binary.path, "check",
             "--web.listen-address", "127.0.0.1:21992",
         ])
@@ -117,14 +118,13 @@ struct CheckCommandTests {
         defer { binary.remove() }
         let user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                     "--inh-caps=-all,+bpf,+perfmon", "--ambient-caps=+bpf,+perfmon"]
-        let run = try SpawnedCommand.run(user + [binary.path, "run", "--web.listen-address", "127.0.0.1:21993"],
-                                         timeoutSeconds: 30)
+        let run = try Command.run(user + [binary.path, "run", "--web.listen-address", "127.0.0.1:21993"], timeout: 30, check: false)
         #expect(run.status == 1, "\(run.output)")
         let message = try #require(run.stderr.split(separator: "\n").first { $0.hasPrefix("error: ") }
             .map { String($0.dropFirst("error: ".count)) }, "\(run.output)")
         #expect(message.hasPrefix("cannot read tracefs at /sys/kernel/tracing: permission denied"), "\(message)")
 
-        let check = try SpawnedCommand.run(user + [binary.path, "check", "--web.listen-address", "127.0.0.1:21993"])
+        let check = try Command.run(user + [binary.path, "check", "--web.listen-address", "127.0.0.1:21993"], check: false)
         #expect(check.status == 1, "\(check.output)")
         let row = try #require(check.stdout.split(separator: "\n").first { $0.contains("✗  tracefs") }, "\(check.output)")
         #expect(row.hasSuffix(message), "check: \(row)\nrun: \(message)")

@@ -44,7 +44,7 @@ struct DashboardTests {
     /// of rules.yml. (That the other names are the exporter's is checked by
     /// DemoTests against the exporter's own HELP lines.)
     @Test func recordedSeriesOfThePanelsAreRulesOfRulesYml() throws {
-        let rules = try SystemFile.readString(DeployTestPaths.repositoryRoot + "/deploy/prometheus/rules.yml")
+        let rules = try SystemFile.readString(TestPaths.repositoryRoot + "/deploy/prometheus/rules.yml")
         for name in try GrafanaDashboard.load().metricNames where name.contains(":") {
             #expect(rules.contains("- record: \(name)"), "\(name) is not a recording rule of rules.yml")
         }
@@ -83,7 +83,7 @@ struct DashboardTests {
 /// The dashboard file read with JSONSerialization, and Grafana's variables
 /// replaced the way Grafana would for a query to Prometheus.
 struct GrafanaDashboard {
-    static let path = DeployTestPaths.repositoryRoot + "/deploy/grafana/retrans-exporter.json"
+    static let path = TestPaths.repositoryRoot + "/deploy/grafana/retrans-exporter.json"
     static let instanceVariableQuery = "label_values(retrans_exporter_build_info, instance)"
 
     struct Target {
@@ -108,12 +108,12 @@ struct GrafanaDashboard {
     static func load() throws -> GrafanaDashboard {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw EndToEndError("\(path) is not a JSON object")
+            throw ExporterTestError("\(path) is not a JSON object")
         }
         guard let schemaVersion = json["schemaVersion"] as? Int, let uid = json["uid"] as? String,
               let templating = json["templating"] as? [String: Any], let list = templating["list"] as? [[String: Any]],
               let panelObjects = json["panels"] as? [[String: Any]] else {
-            throw EndToEndError("\(path) lacks schemaVersion, uid, templating.list or panels")
+            throw ExporterTestError("\(path) lacks schemaVersion, uid, templating.list or panels")
         }
         var variables: [String: [String: Any]] = [:]
         for variable in list {
@@ -123,10 +123,10 @@ struct GrafanaDashboard {
         for object in panelObjects where object["type"] as? String != "row" {
             guard let id = object["id"] as? Int, let title = object["title"] as? String,
                   let targetObjects = object["targets"] as? [[String: Any]] else {
-                throw EndToEndError("a panel without id, title or targets: \(object)")
+                throw ExporterTestError("a panel without id, title or targets: \(object)")
             }
             let targets = try targetObjects.map { target -> Target in
-                guard let expr = target["expr"] as? String else { throw EndToEndError("\(title): a target without expr") }
+                guard let expr = target["expr"] as? String else { throw ExporterTestError("\(title): a target without expr") }
                 return Target(expr: expr, instant: target["instant"] as? Bool == true)
             }
             let datasource = object["datasource"] as? [String: Any]

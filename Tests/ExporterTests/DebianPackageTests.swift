@@ -14,13 +14,13 @@ import Glibc
 /// install). Loads a probe program (`check`): run it under the kernel lock.
 @Suite("Debian package", .serialized)
 struct DebianPackageTests {
-    static let root = DeployTestPaths.repositoryRoot
+    static let root = TestPaths.repositoryRoot
     static let releaseBinary = root + "/.build/release/retrans-exporter"
     static let buildScript = root + "/scripts/build-deb.sh"
     static let package = "retrans-exporter"
     static let hasTools = ["dpkg", "dpkg-deb", "dpkg-shlibdeps", "lintian", "strip"]
-        .allSatisfy { DeployTestPaths.which($0) != nil }
-    static let canRun = DeployTestPaths.isRoot && hasTools && SystemFile.exists(releaseBinary)
+        .allSatisfy { Command.which($0) != nil }
+    static let canRun = KernelTestEnvironment.isRoot && hasTools && SystemFile.exists(releaseBinary)
     static let skipReason: Comment = """
         needs root, dpkg-dev and lintian (scripts/install-deps.sh), and the release binary: run `make release` first
         """
@@ -120,7 +120,7 @@ struct DebianPackageTests {
         let check = try Command.run(["/usr/bin/retrans-exporter", "check"], timeout: 60, check: false)
         #expect(check.status == 0, "\(check)")
         #expect(check.stdout.contains("✓  attach"), "\(check)")
-        if DeployTestPaths.which("systemd-analyze") != nil {
+        if Command.which("systemd-analyze") != nil {
             let verify = try Command.run(["systemd-analyze", "verify", "/lib/systemd/system/retrans-exporter.service"],
                                          check: false)
             #expect(verify.status == 0 && verify.stdout.isEmpty && verify.stderr.isEmpty, "\(verify)")

@@ -15,15 +15,15 @@ import Glibc
 /// Loads BPF and creates namespaces: run it under the kernel lock.
 @Suite("make demo", .serialized)
 struct DemoTests {
-    static let root = DeployTestPaths.repositoryRoot
+    static let root = TestPaths.repositoryRoot
     static let script = root + "/scripts/demo.sh"
     static let exporterPort = 21420
     static let prometheusPort = 21421
     static let flowPort = 7431
     static let prefix = "rtx-ch-demo"
-    static let chromium = DeployTestPaths.which("chromium")
-    static let canRun = DeployTestPaths.isRoot && PrometheusServer.isInstalled && chromium != nil
-        && ["nsenter", "python3", "ip", "nft", "promtool"].allSatisfy { DeployTestPaths.which($0) != nil }
+    static let chromium = Command.which("chromium")
+    static let canRun = KernelTestEnvironment.isRoot && PrometheusServer.isInstalled && chromium != nil
+        && ["nsenter", "python3", "ip", "nft", "promtool"].allSatisfy { Command.which($0) != nil }
         && SystemFile.exists(root + "/.build/debug/retrans-exporter")
     static let skipReason: Comment = """
         needs root, Debian's prometheus, chromium, nsenter, python3, nftables (scripts/install-deps.sh) and \
@@ -35,9 +35,9 @@ struct DemoTests {
         let leftovers = try Self.namespaces()
         try #require(leftovers.isEmpty, "namespaces \(Self.prefix)-* exist before the demo: \(leftovers)")
         let instancesBefore = try Self.ftraceInstances()
-        // SpawnedCommand: default signal handling, so that the script's SIGINT trap runs
-        // (children of Foundation's Process inherit the test runner's blocked signals).
-        let demo = try SpawnedCommand.start([
+        // Command resets every signal to its default in the child, so the script's SIGINT trap
+        // runs (children of Foundation's Process inherited the test runner's blocked signals).
+        let demo = try Command.start([
             "env", "DEMO_PROMETHEUS_PORT=\(Self.prometheusPort)", "DEMO_EXPORTER_PORT=\(Self.exporterPort)",
             "DEMO_SCRAPE_INTERVAL=2s", "DEMO_FLOW_PORT=\(Self.flowPort)", "DEMO_NS_PREFIX=\(Self.prefix)",
             "bash", Self.script, "--binary", Self.root + "/.build/debug/retrans-exporter",
@@ -99,8 +99,7 @@ struct DemoTests {
 
         // Ctrl-C: the script's trap stops and removes everything.
         let interrupted = Date()
-        demo.send(SIGINT)
-        let outcome = demo.wait(timeoutSeconds: 90)
+        let outcome = demo.stop(SIGINT, timeout: 90)
         stopped = true
         let took = Date().timeIntervalSince(interrupted)
         #expect(outcome.status == 130, "\(outcome.output)")
@@ -152,19 +151,17 @@ struct DemoTests {
         }
     }
 
-    static func failIfExited(_ demo: SpawnedCommand) throws {
-        var status: Int32 = 0
-        guard waitpid(demo.pid, &status, WNOHANG) == 0 else {
-            throw EndToEndError("the demo stopped: \(demo.wait(timeoutSeconds: 1).output)")
+    static func failIfExited(_ demo: BackgroundCommand) throws {
+        guard demo.isRunning else {
+            throw ExporterTestError("the demo stopped: \((try? demo.wait(timeout: 1))?.output ?? "")")
         }
     }
 
     /// After a failed test: SIGTERM to the demo (its trap cleans up), then SIGKILL
     /// to any process left that belongs to it (by its unique ports and paths), and
     /// chaos.sh's own clean-up of our namespace prefix.
-    static func forceCleanup(_ demo: SpawnedCommand) {
-        demo.send(SIGTERM)
-        let outcome = demo.wait(timeoutSeconds: 60)
+    static func forceCleanup(_ demo: BackgroundCommand) {
+        let outcome = demo.stop(SIGTERM, timeout: 60)
         print("demo output after a failure:\n\(outcome.output)")
         for marker in ["/tmp/rtx-demo.", "127.0.0.1:\(exporterPort)", "127.0.0.1:\(prometheusPort)", prefix, "10.203.20.2"] {
             for process in (try? processes(containing: marker)) ?? [] { _ = Glibc.kill(process.pid, SIGKILL) }
@@ -257,7 +254,7 @@ struct DemoTests {
         let fields = output.split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
         guard fields.count == 5, let bytes = Int(fields[0]), let width = Int(fields[1]), let height = Int(fields[2]),
               let colours = Int(fields[3]), let ink = Double(fields[4]) else {
-            throw EndToEndError("cannot read the PNG statistics: \(output)")
+            throw ExporterTestError("cannot read the PNG statistics: \(output)")
         }
         return Screenshot(bytes: bytes, width: width, height: height, colours: colours, inkShare: ink)
     }
@@ -269,7 +266,7 @@ struct DemoTests {
         guard let response = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
               response["status"] as? String == "success", let data = response["data"] as? [String: Any],
               let result = data["result"] as? [[String: Any]] else {
-            throw EndToEndError("unexpected answer to `\(promql)`: \(text)")
+            throw ExporterTestError("unexpected answer to `\(promql)`: \(text)")
         }
         return result.compactMap { entry in
             guard let labels = entry["metric"] as? [String: String], let pair = entry["value"] as? [Any], pair.count == 2,
@@ -289,7 +286,7 @@ struct DemoTests {
         guard let response = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
               response["status"] as? String == "success", let data = response["data"] as? [String: Any],
               let result = data["result"] as? [[String: Any]] else {
-            throw EndToEndError("unexpected answer to the range query `\(promql)`: \(text)")
+            throw ExporterTestError("unexpected answer to the range query `\(promql)`: \(text)")
         }
         return result.reduce(0) { $0 + (($1["values"] as? [Any])?.count ?? 0) }
     }

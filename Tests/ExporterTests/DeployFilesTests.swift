@@ -1,4 +1,5 @@
 import BPFSyscall
+import KernelTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -12,33 +13,33 @@ import Musl
 /// exactly those capabilities.
 @Suite("Deploy files")
 struct DeployFilesTests {
-    static let root = DeployTestPaths.repositoryRoot
+    static let root = TestPaths.repositoryRoot
     static let prometheusDirectory = root + "/deploy/prometheus"
-    static let hasPromtool = DeployTestPaths.which("promtool") != nil
-    static let hasPyYAML = DeployTestPaths.which("python3") != nil
-        && (try? SpawnedCommand.run(["python3", "-c", "import yaml"]).status) == 0
-    static let hasSystemdAnalyze = DeployTestPaths.which("systemd-analyze") != nil
-    static let canDropPrivileges = DeployTestPaths.isRoot && DeployTestPaths.which("setpriv") != nil
+    static let hasPromtool = Command.which("promtool") != nil
+    static let hasPyYAML = Command.which("python3") != nil
+        && (try? Command.run(["python3", "-c", "import yaml"], check: false).status) == 0
+    static let hasSystemdAnalyze = Command.which("systemd-analyze") != nil
+    static let canDropPrivileges = KernelTestEnvironment.isRoot && Command.which("setpriv") != nil
 
     // MARK: Prometheus
 
     @Test(.enabled(if: hasPromtool, "promtool not installed (Debian: apt-get install prometheus)"))
     func prometheusConfigIsValid() throws {
-        let outcome = try SpawnedCommand.run(["promtool", "check", "config", Self.prometheusDirectory + "/prometheus.yml"])
+        let outcome = try Command.run(["promtool", "check", "config", Self.prometheusDirectory + "/prometheus.yml"], check: false)
         #expect(outcome.status == 0, "\(outcome.output)")
         #expect(outcome.output.contains("1 rule files found"), "\(outcome.output)")
     }
 
     @Test(.enabled(if: hasPromtool, "promtool not installed (Debian: apt-get install prometheus)"))
     func rulesAreValid() throws {
-        let outcome = try SpawnedCommand.run(["promtool", "check", "rules", Self.prometheusDirectory + "/rules.yml"])
+        let outcome = try Command.run(["promtool", "check", "rules", Self.prometheusDirectory + "/rules.yml"], check: false)
         #expect(outcome.status == 0, "\(outcome.output)")
         #expect(outcome.output.contains("SUCCESS: 4 rules found"), "\(outcome.output)")
     }
 
     @Test(.enabled(if: hasPromtool, "promtool not installed (Debian: apt-get install prometheus)"))
     func ruleUnitTestsPass() throws {
-        let outcome = try SpawnedCommand.run(["promtool", "test", "rules", Self.prometheusDirectory + "/rules_test.yml"])
+        let outcome = try Command.run(["promtool", "test", "rules", Self.prometheusDirectory + "/rules_test.yml"], check: false)
         #expect(outcome.status == 0, "\(outcome.output)")
         #expect(outcome.output.contains("SUCCESS"), "\(outcome.output)")
     }
@@ -54,7 +55,7 @@ struct DeployFilesTests {
         defer { directory.remove() }
         try directory.write("rules.yml", rules.replacing(original, with: broken, maxReplacements: 1))
         try directory.write("rules_test.yml", try SystemFile.readString(Self.prometheusDirectory + "/rules_test.yml"))
-        let outcome = try SpawnedCommand.run(["promtool", "test", "rules", directory.path + "/rules_test.yml"])
+        let outcome = try Command.run(["promtool", "test", "rules", directory.path + "/rules_test.yml"], check: false)
         #expect(outcome.status != 0, "a rule with \(broken) passed the tests: \(outcome.output)")
         #expect(outcome.output.contains("FAILED"), "\(outcome.output)")
     }
@@ -81,7 +82,7 @@ struct DeployFilesTests {
     /// binary must exist, so the copy points at the freshly built one.
     @Test(.enabled(if: hasSystemdAnalyze, "systemd-analyze not installed"))
     func systemdUnitVerifies() throws {
-        let binary = try #require(DeployTestPaths.exporterBinary, "build the exporter first (swift build)")
+        let binary = try #require(TestPaths.exporterBinary, "build the exporter first (swift build)")
         let unit = try SystemFile.readString(Self.unitPath)
         #expect(unit.contains("ExecStart=/usr/local/bin/retrans-exporter "))
         let directory = try ScratchDirectory()
@@ -89,7 +90,7 @@ struct DeployFilesTests {
         try directory.write("retrans-exporter.service",
                             unit.replacing("ExecStart=/usr/local/bin/retrans-exporter", with: "ExecStart=\(binary)",
                                            maxReplacements: 1))
-        let outcome = try SpawnedCommand.run(["systemd-analyze", "verify", directory.path + "/retrans-exporter.service"])
+        let outcome = try Command.run(["systemd-analyze", "verify", directory.path + "/retrans-exporter.service"], check: false)
         #expect(outcome.status == 0, "\(outcome.output)")
         #expect(outcome.output.isEmpty, "systemd-analyze complained: \(outcome.output)")
     }
@@ -167,7 +168,7 @@ struct DeployFilesTests {
     }
 
     func expectPython(_ script: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let outcome = try SpawnedCommand.run(["python3", "-c", script])
+        let outcome = try Command.run(["python3", "-c", script], check: false)
         #expect(outcome.status == 0, "\(outcome.output)", sourceLocation: sourceLocation)
     }
 }
@@ -200,7 +201,7 @@ struct ScratchDirectory {
 
     /// Removes the tree (`rm -rf` of our own mkdtemp directory only).
     func remove() {
-        _ = try? SpawnedCommand.run(["rm", "-rf", "--", path], timeoutSeconds: 30)
+        _ = try? Command.run(["rm", "-rf", "--", path], timeout: 30, check: false)
     }
 }
 
@@ -211,10 +212,10 @@ struct WorldReadableBinary {
     var path: String { directory.path + "/retrans-exporter" }
 
     init() throws {
-        let built = try #require(DeployTestPaths.exporterBinary, "build the exporter first (swift build)")
+        let built = try #require(TestPaths.exporterBinary, "build the exporter first (swift build)")
         directory = try ScratchDirectory()
         chmod(directory.path, 0o755)
-        let copy = try SpawnedCommand.run(["install", "-m", "0755", built, directory.path + "/retrans-exporter"])
+        let copy = try Command.run(["install", "-m", "0755", built, directory.path + "/retrans-exporter"], check: false)
         try #require(copy.status == 0, "\(copy.output)")
     }
 

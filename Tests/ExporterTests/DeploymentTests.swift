@@ -9,8 +9,8 @@ import Testing
 /// grant (read from those files, applied with setpriv), must serve /metrics and count a lossy
 /// flow exactly as a private ftrace instance does. `check` is not asked: it is the thing
 /// that once said yes while `run` failed.
-@Suite(.serialized, .enabled(if: RunningExporter.canRun && DeployTestPaths.which("setpriv") != nil
-                             && DeployTestPaths.which("prlimit") != nil && DeployTestPaths.which("python3") != nil,
+@Suite(.serialized, .enabled(if: RunningExporter.canRun && Command.which("setpriv") != nil
+                             && Command.which("prlimit") != nil && Command.which("python3") != nil,
                              "needs root, setpriv, prlimit, python3-yaml and the built exporter"))
 struct DeploymentTests {
     /// The unit's user (DynamicUser: some unprivileged uid; 65534 here), its ambient and
@@ -113,7 +113,7 @@ struct DeploymentTests {
         try BulkTransfer(lab: lab, family: .ipv6, port: port, bytes: 4 << 20).run()
         lab.delete()  // no socket left to retransmit
         let recorded = try ftrace.stopAndCount()
-        let truth = FtraceRetransmissions(lines: try ftrace.lines())
+        let truth = try ftrace.retransmissions()
         #expect(truth.succeeded + truth.failed == recorded)
         #expect(truth.succeeded > 0, "the lossy transfers retransmitted nothing")
         let metrics = try exporter.scrape()
@@ -130,6 +130,6 @@ struct DeploymentTests {
         }
         print("as deployed (\(wrapper.joined(separator: " "))): \(threads.count) threads, ftrace \(truth.succeeded)"
               + " + \(truth.failed) failed, exporter \(Int(counted)) + \(Int(failed)), recursion misses \(Int(missed))")
-        #expect(exporter.stop() == 0, "\(exporter.log)")
+        #expect(exporter.stop().status == 0, "\(exporter.log)")
     }
 }

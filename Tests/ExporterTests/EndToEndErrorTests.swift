@@ -9,16 +9,16 @@ extension EndToEnd {
     /// Failures a user can hit, through the built binary: the exit code and a message
     /// that names what was wrong and what to do.
     @Suite struct ErrorTests {
-        static let fixtures = ExporterBinary.repositoryRoot + "/Tests/ExporterTests/Fixtures"
+        static let fixtures = TestPaths.repositoryRoot + "/Tests/ExporterTests/Fixtures"
 
-        private func run(_ arguments: [String]) throws -> SpawnedCommand.Outcome {
-            try SpawnedCommand.run([try ExporterBinary.require()] + arguments, timeoutSeconds: 60)
+        private func run(_ arguments: [String]) throws -> CommandResult {
+            try Command.run([try TestPaths.requireExporterBinary()] + arguments, timeout: 60, check: false)
         }
 
         /// A listening TCP socket on 127.0.0.1:`port`, closed by the caller.
         private func listen(port: UInt16) throws -> Int32 {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw EndToEndError("socket: \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw ExporterTestError("socket: \(String(cString: strerror(errno)))") }
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = port.bigEndian
@@ -31,7 +31,7 @@ extension EndToEnd {
             guard bound == 0, Glibc.listen(fd, 1) == 0 else {
                 let reason = String(cString: strerror(errno))
                 close(fd)
-                throw EndToEndError("cannot listen on 127.0.0.1:\(port) for the test: \(reason)")
+                throw ExporterTestError("cannot listen on 127.0.0.1:\(port) for the test: \(reason)")
             }
             return fd
         }
@@ -77,7 +77,7 @@ extension EndToEnd {
         }
 
         @Test func truncatedObjectExitsOneWithFileAndReason() throws {
-            let object = try Data(contentsOf: URL(fileURLWithPath: ExporterBinary.repositoryRoot + "/bpf/retrans.o"))
+            let object = try Data(contentsOf: URL(fileURLWithPath: TestPaths.repositoryRoot + "/bpf/retrans.o"))
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("rtx-e2e-truncated-\(getpid()).o").path
             try object.prefix(object.count / 2).write(to: URL(fileURLWithPath: path))
             defer { unlink(path) }

@@ -21,11 +21,11 @@ final class PrometheusServer {
 
     let port: Int
     let directory: URL
-    private let command: SpawnedCommand
+    private let command: BackgroundCommand
     private var stopped = false
 
     /// Starts Prometheus scraping `127.0.0.1:<exporterPort>/metrics` every second; ready once this returns.
-    init(port: Int, exporterPort: Int) throws {
+    init(port: Int, exporterPort: UInt16) throws {
         self.port = port
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rtx-e2e-prometheus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -42,7 +42,7 @@ final class PrometheusServer {
         let configPath = directory.appendingPathComponent("prometheus.yml").path
         do {
             try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-            command = try SpawnedCommand.start([
+            command = try Command.start([
                 Self.binary, "--config.file", configPath,
                 "--storage.tsdb.path", directory.appendingPathComponent("data").path,
                 "--web.listen-address", "127.0.0.1:\(port)",
@@ -57,7 +57,7 @@ final class PrometheusServer {
             }
         } catch {
             let output = stop()
-            throw EndToEndError("\(error)\n--- prometheus output\n\(output)")
+            throw ExporterTestError("\(error)\n--- prometheus output\n\(output)")
         }
     }
 
@@ -68,13 +68,13 @@ final class PrometheusServer {
               response["status"] as? String == "success",
               let data = response["data"] as? [String: Any], data["resultType"] as? String == "vector",
               let result = data["result"] as? [[String: Any]] else {
-            throw EndToEndError("unexpected answer from Prometheus to `\(promql)`: \(text)")
+            throw ExporterTestError("unexpected answer from Prometheus to `\(promql)`: \(text)")
         }
         return try result.map { entry in
             guard let labels = entry["metric"] as? [String: String], let pair = entry["value"] as? [Any],
                   pair.count == 2, let timestamp = (pair[0] as? NSNumber)?.doubleValue,
                   let valueText = pair[1] as? String, let value = Double(valueText) else {
-                throw EndToEndError("unexpected sample from Prometheus for `\(promql)`: \(entry)")
+                throw ExporterTestError("unexpected sample from Prometheus for `\(promql)`: \(entry)")
             }
             return Sample(labels: labels, value: value, timestamp: timestamp)
         }
@@ -100,8 +100,7 @@ final class PrometheusServer {
     func stop() -> String {
         guard !stopped else { return "" }
         stopped = true
-        command.send(SIGTERM)
-        let outcome = command.wait(timeoutSeconds: 10)
+        let outcome = command.stop(SIGTERM, timeout: 10)
         try? FileManager.default.removeItem(at: directory)
         return outcome.output
     }

@@ -12,7 +12,7 @@ extension EndToEnd {
     /// through the ring buffer (the default) and through the perf rings.
     @Suite struct PrometheusTests {
         /// Flow port, exporter port, Prometheus port.
-        static func ports(_ family: BulkTransfer.Family) -> (flow: UInt16, exporter: Int, prometheus: Int) {
+        static func ports(_ family: BulkTransfer.Family) -> (flow: UInt16, exporter: UInt16, prometheus: Int) {
             family == .ipv4 ? (7501, 21200, 21250) : (7502, 21201, 21251)
         }
 
@@ -23,7 +23,7 @@ extension EndToEnd {
               arguments: [BulkTransfer.Family.ipv4, .ipv6], ["ringbuf", "perf"])
         func prometheusStoresTheFtraceCountOfTheFlow(family: BulkTransfer.Family, kind: String) throws {
             let ports = Self.ports(family)
-            let exporter = try ExporterProcess.run(port: ports.exporter, ["--ring.kind", kind])
+            let exporter = try RunningExporter.run(port: ports.exporter, ["--ring.kind", kind])
             defer { exporter.stop() }
             let prometheus = try PrometheusServer(port: ports.prometheus, exporterPort: ports.exporter)
             defer { prometheus.stop() }
@@ -116,7 +116,7 @@ extension EndToEnd {
                 let current = try read()
                 if current.successes == previous.successes && current.failures == previous.failures { return current }
                 guard Date() < deadline else {
-                    throw EndToEndError("the flow's series still change 30 s after the flow ended: \(current)")
+                    throw ExporterTestError("the flow's series still change 30 s after the flow ended: \(current)")
                 }
                 previous = current
             }

@@ -12,7 +12,7 @@ extension EndToEnd {
     /// either (the kernel releases the fds), and a restart attaches again.
     @Suite struct SignalTests {
         /// What the running exporter holds, checked against the kernel and bpftool.
-        private func attachedObjects(of exporter: ExporterProcess) throws -> HeldKernelObjects {
+        private func attachedObjects(of exporter: RunningExporter) throws -> HeldKernelObjects {
             let held = try HeldKernelObjects.held(by: exporter.pid)
             try #require(held.programIDs.count == 1, "the exporter should hold one program: \(held)")
             let programs = try Syscalls.kernel.loadedPrograms().filter { held.programIDs.contains($0.id) }
@@ -44,7 +44,7 @@ extension EndToEnd {
 
         @Test(arguments: [SIGTERM, SIGINT])
         func signalExitsZeroWithinASecondLeavingNothing(signal: Int32) throws {
-            let exporter = try ExporterProcess.run(port: signal == SIGTERM ? 21203 : 21204)
+            let exporter = try RunningExporter.run(port: signal == SIGTERM ? 21203 : 21204)
             defer { exporter.stop(SIGKILL) }
             let held = try attachedObjects(of: exporter)
 
@@ -57,7 +57,7 @@ extension EndToEnd {
         }
 
         @Test func sigkillLeavesNothingAndARestartAttachesAgain() throws {
-            let first = try ExporterProcess.run(port: 21205)
+            let first = try RunningExporter.run(port: 21205)
             defer { first.stop(SIGKILL) }
             let firstHeld = try attachedObjects(of: first)
             let killed = first.stop(SIGKILL)
@@ -65,11 +65,11 @@ extension EndToEnd {
             try expectNothingLeft(of: firstHeld, pid: first.pid)
 
             // Same port, same tracepoint: nothing of the killed one is in the way.
-            let second = try ExporterProcess.run(port: 21205)
+            let second = try RunningExporter.run(port: 21205)
             defer { second.stop(SIGKILL) }
             let secondHeld = try attachedObjects(of: second)
             #expect(secondHeld.programIDs.isDisjoint(with: firstHeld.programIDs))
-            #expect(try second.scrape().contains("retrans_exporter_build_info{"))
+            #expect(try second.scrape().text.contains("retrans_exporter_build_info{"))
             let exit = second.stop(SIGTERM)
             #expect(exit.outcome.status == 0, "\(exit.outcome.output)")
             try expectNothingLeft(of: secondHeld, pid: second.pid)

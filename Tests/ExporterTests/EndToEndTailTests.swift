@@ -17,7 +17,7 @@ extension EndToEnd {
 
             init(_ line: Substring) throws {
                 guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                    throw EndToEndError("not a JSON object: \(line)")
+                    throw ExporterTestError("not a JSON object: \(line)")
                 }
                 guard let time = (object["time"] as? String).flatMap(Self.parseTime),
                       object["boot_ns"] is NSNumber,
@@ -26,7 +26,7 @@ extension EndToEnd {
                       let destinationAddress = object["dst_ip"] as? String,
                       let destinationPort = object["dst_port"] as? NSNumber,
                       let state = object["state"] as? String, let err = object["err"] as? NSNumber else {
-                    throw EndToEndError("a field is missing or of the wrong type: \(line)")
+                    throw ExporterTestError("a field is missing or of the wrong type: \(line)")
                 }
                 self.time = time
                 hit = TracepointHit(ipVersion: ipVersion.stringValue, sourceAddress: sourceAddress,
@@ -58,11 +58,11 @@ extension EndToEnd {
         @Test(arguments: [(BulkTransfer.Family.ipv4, "100ms"), (.ipv6, "100ms"), (.ipv4, "1m")])
         func jsonLinesAreTheFtraceHitsOfTheFlow(family: BulkTransfer.Family, drainInterval: String) throws {
             let port: UInt16 = family == .ipv4 ? (drainInterval == "1m" ? 7506 : 7504) : 7505
-            let everything = try ExporterProcess.tail(["--json", "--count", "10000000",
+            let everything = try RunningExporter.tail(["--json", "--count", "10000000",
                                                        "--ring.drain-interval", drainInterval])
             defer { everything.stop(SIGKILL) }
             // A second tail that must stop by itself after three events.
-            let three = try ExporterProcess.tail(["--json", "--count", "3"])
+            let three = try RunningExporter.tail(["--json", "--count", "3"])
             defer { three.stop(SIGKILL) }
 
             let started = Date()

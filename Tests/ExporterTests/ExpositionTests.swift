@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import KernelTestSupport
 import Testing
 @testable import Exporter
 
@@ -76,7 +77,7 @@ enum ExpositionFixture {
 
     @Test func outputDoesNotDependOnArrivalOrder() throws {
         let expected = ExpositionFixture.exposition(try ExpositionFixture.state())
-        var generator = SeededGenerator(seed: 4)
+        var generator = SeededRandom(seed: 4)
         for _ in 0..<20 {
             let shuffled = ExpositionFixture.events.shuffled(using: &generator)
             #expect(ExpositionFixture.exposition(try ExpositionFixture.state(), events: shuffled) == expected)
@@ -121,15 +122,15 @@ enum ExpositionFixture {
     /// promtool is the reference parser and linter of the format.
     @Test(arguments: ["default-labels.prom", "overflow.prom", "escaped"])
     func promtoolAcceptsTheExposition(_ name: String) throws {
-        guard let promtool = Subprocess.which("promtool") else {
+        guard let promtool = Command.which("promtool") else {
             Issue.record("promtool is not installed (Debian package prometheus): cannot check the exposition")
             return
         }
         let text = name == "escaped"
             ? ExpositionFixture.exposition(try ExpositionFixture.state(version: "1 \"beta\" \\path\nline"))
             : try String(contentsOfFile: ExpositionFixture.goldenPath(name), encoding: .utf8)
-        let result = try Subprocess.run(promtool, ["check", "metrics"], input: text)
-        #expect(result.status == 0, "promtool: \(result.output) \(result.errorOutput)")
-        #expect(result.output.isEmpty && result.errorOutput.isEmpty, "promtool: \(result.output) \(result.errorOutput)")
+        let result = try Command.run([promtool, "check", "metrics"], input: text, check: false)
+        #expect(result.status == 0, "promtool: \(result.stdout) \(result.stderr)")
+        #expect(result.stdout.isEmpty && result.stderr.isEmpty, "promtool: \(result.stdout) \(result.stderr)")
     }
 }

@@ -26,7 +26,7 @@ struct FailureMessagesTests {
         var testDescription: String { name }
     }
 
-    static let fixtures = DeployTestPaths.repositoryRoot + "/Tests/BPFSyscallTests/Fixtures"
+    static let fixtures = TestPaths.repositoryRoot + "/Tests/BPFSyscallTests/Fixtures"
     static let noCapabilities = ["setpriv", "--inh-caps=-all"]
     /// perf buffers beyond perf_event_mlock_kb are checked against RLIMIT_MEMLOCK only while
     /// perf_event_paranoid > -1; at -1 the memlock case cannot fail.
@@ -136,7 +136,7 @@ struct FailureMessagesTests {
         defer { exporter.stop() }
         try exporter.waitForLog()
         #expect(try exporter.scrape().value("retrans_exporter_events_received_total") != nil)
-        #expect(exporter.stop() == 0, "\(exporter.log)")
+        #expect(exporter.stop().status == 0, "\(exporter.log)")
         #expect(SystemFile.exists("/sys/kernel/tracing/events"), "the host's tracefs must be untouched")
     }
 
@@ -148,7 +148,7 @@ struct FailureMessagesTests {
         kernel.btfLoad = { _, _, _ in -ENOSYS }
         kernel.mapCreate = { _ in -ENOSYS }
         kernel.programLoad = { _, _, _ in -ENOSYS }
-        let spec = try ObjectReader.read(try SystemFile.readBytes(DeployTestPaths.repositoryRoot + "/bpf/retrans.o"))
+        let spec = try ObjectReader.read(try SystemFile.readBytes(TestPaths.repositoryRoot + "/bpf/retrans.o"))
         let error = try #require(throws: ContextError.self) {
             _ = try LoadedObject(loading: spec, options: LoadOptions(programs: ["tcp_retransmit_skb"], syscalls: kernel))
         }

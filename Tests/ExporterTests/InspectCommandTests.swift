@@ -1,4 +1,5 @@
 import Foundation
+import KernelTestSupport
 import Testing
 import ELFReader
 @testable import Exporter
@@ -6,12 +7,9 @@ import ELFReader
 /// `retrans-exporter inspect`: its JSON (checked with Foundation's parser as
 /// the independent reader), its text, and the binary's exit codes.
 @Suite struct InspectCommandTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: TestPaths.repositoryRoot)
     static let fixtures = packageRoot.appendingPathComponent("Tests/ELFReaderTests/Fixtures")
-    static let binary = [".build/debug/retrans-exporter", ".build/release/retrans-exporter"]
-        .map { packageRoot.appendingPathComponent($0).path }
-        .first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let binary = TestPaths.exporterBinary
 
     static func object(_ name: String) throws -> ObjectSpec {
         try ObjectReader.read([UInt8](try Data(contentsOf: fixtures.appendingPathComponent(name))))
@@ -84,18 +82,8 @@ import ELFReader
 
     // MARK: - The binary
 
-    private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(Self.binary))
-        process.arguments = arguments
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    private func run(_ arguments: [String]) throws -> CommandResult {
+        try Command.run([try #require(Self.binary)] + arguments, check: false)
     }
 
     @Test(.enabled(if: binary != nil, "build the executable first (swift build)"))

@@ -9,9 +9,9 @@ import Testing
 /// script is valid bash once Lima's parameters are filled in.
 @Suite("Lima template")
 struct LimaTemplateTests {
-    static let root = DeployTestPaths.repositoryRoot
+    static let root = TestPaths.repositoryRoot
     static let template = root + "/deploy/lima/retrans-exporter.yaml"
-    static let hasPyYAML = DeployTestPaths.which("python3") != nil
+    static let hasPyYAML = Command.which("python3") != nil
         && (try? Command.run(["python3", "-c", "import yaml"], check: false).status) == 0
 
     /// The template's provisioning script and probe, as Lima would run them, in a scratch directory.
@@ -95,7 +95,7 @@ struct LimaTemplateTests {
     }
 
     /// The VM gets the toolchain CI builds with.
-    @Test(.enabled(if: hasPyYAML && DeployTestPaths.which("swift") != nil, "needs python3-yaml and swift"))
+    @Test(.enabled(if: hasPyYAML && Command.which("swift") != nil, "needs python3-yaml and swift"))
     func swiftVersionIsTheOneCIUses() throws {
         let template = try SystemFile.readString(Self.template)
         let pinned = try #require(template.split(separator: "\n").first { $0.contains("SWIFT_VERSION: ") })

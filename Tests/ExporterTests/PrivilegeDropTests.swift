@@ -44,7 +44,7 @@ struct PrivilegeDropTests {
         try BulkTransfer(lab: lab, family: .ipv4, port: port, bytes: 4 << 20).run()
         lab.delete()  // no socket left to retransmit
         let recorded = try ftrace.stopAndCount()  // throws if ftrace overran
-        let truth = FtraceRetransmissions(lines: try ftrace.lines())
+        let truth = try ftrace.retransmissions()
         #expect(truth.succeeded + truth.failed == recorded)
         let metrics = try exporter.scrape()  // still serving; the scrape drains the rings first
         let flow: ([String: String]) -> Bool = { $0["src_port"] == "\(port)" || $0["dst_port"] == "\(port)" }
@@ -62,7 +62,7 @@ struct PrivilegeDropTests {
         #expect(metrics.value("retrans_exporter_bpf_run_count_total") != nil, "program info unreadable after the drop")
         #expect(metrics.value("tcp_segments_sent_total") != nil, "/proc/net/snmp unreadable after the drop")
 
-        #expect(exporter.stop() == 0, "\(exporter.log)")
+        #expect(exporter.stop().status == 0, "\(exporter.log)")
         #expect(exporter.log.contains("detaching and stopping"))
     }
 

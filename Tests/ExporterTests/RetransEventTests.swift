@@ -1,6 +1,7 @@
 import BPFSyscall
 import CRingTestSupport
 import ELFReader
+import KernelTestSupport
 import Testing
 @testable import Exporter
 
@@ -96,7 +97,7 @@ import Testing
 /// every piece taken away or moved is named in one error.
 @Suite struct RetransObjectBindingTests {
     static func retransSpec() throws -> ObjectSpec {
-        let bytes = try SystemFile.readBytes(DeployTestPaths.repositoryRoot + "/bpf/retrans.o")
+        let bytes = try SystemFile.readBytes(TestPaths.repositoryRoot + "/bpf/retrans.o")
         return try ObjectReader.read(bytes)
     }
 

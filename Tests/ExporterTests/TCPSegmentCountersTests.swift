@@ -1,4 +1,5 @@
 import Foundation
+import KernelTestSupport
 import Testing
 @testable import Exporter
 
@@ -39,7 +40,7 @@ import Testing
     /// The live file, bracketed by python3 reading it just before and just after (the
     /// counters only grow, and other processes send segments meanwhile).
     @Test func readsTheLiveFileLikePython() throws {
-        guard let python = Subprocess.which("python3") else {
+        guard let python = Command.which("python3") else {
             Issue.record("python3 is not installed: cannot run the independent witness")
             return
         }
@@ -49,7 +50,7 @@ import Testing
             print(d['OutSegs'], d['RetransSegs'])
             """
         func witness() throws -> (UInt64, UInt64) {
-            let fields = try Subprocess.run(python, ["-c", script]).output.split(separator: " ")
+            let fields = try Command.run([python, "-c", script], check: false).stdout.split(separator: " ")
                 .map { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
             return (fields[0], fields[1])
         }

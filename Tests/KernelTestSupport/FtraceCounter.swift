@@ -132,3 +132,80 @@ public struct FtraceError: Error, CustomStringConvertible {
     public var reason: String
     public var description: String { "ftrace \(path): \(reason)" }
 }
+
+extension FtraceCounter {
+    /// Every recorded hit of tcp/tcp_retransmit_skb, in order, parsed.
+    public func hits() throws -> [TracepointHit] {
+        try lines().map { try TracepointHit(ftraceLine: $0) }
+    }
+
+    /// Stops, checks that nothing was overrun, and returns the parsed hits.
+    public func stopAndReadHits() throws -> [TracepointHit] {
+        _ = try stopAndCount()
+        return try hits()
+    }
+
+    /// The recorded retransmissions split the way the exporter splits them: `err == 0` or not.
+    public func retransmissions() throws -> (succeeded: Int, failed: Int) {
+        let hits = try hits()
+        let failed = hits.filter { $0.err != 0 }.count
+        return (hits.count - failed, failed)
+    }
+}
+
+/// One hit of tcp/tcp_retransmit_skb as a private ftrace instance printed it:
+/// the ground truth the exporter's outputs are compared with.
+public struct TracepointHit: Hashable, Sendable, CustomStringConvertible {
+    public var ipVersion: String
+    public var sourceAddress: String
+    public var sourcePort: String
+    public var destinationAddress: String
+    public var destinationPort: String
+    /// Without the `TCP_` prefix: `ESTABLISHED`, as the exporter names states.
+    public var state: String
+    public var err: Int
+
+    public var description: String {
+        "v\(ipVersion) \(sourceAddress):\(sourcePort) -> \(destinationAddress):\(destinationPort) \(state) err=\(err)"
+    }
+
+    public init(ipVersion: String, sourceAddress: String, sourcePort: String, destinationAddress: String,
+                destinationPort: String, state: String, err: Int) {
+        self.ipVersion = ipVersion
+        self.sourceAddress = sourceAddress
+        self.sourcePort = sourcePort
+        self.destinationAddress = destinationAddress
+        self.destinationPort = destinationPort
+        self.state = state
+        self.err = err
+    }
+
+    /// Parses `... tcp_retransmit_skb: skbaddr=... family=AF_INET sport=7501 dport=... saddr=...
+    /// daddr=... saddrv6=... daddrv6=... state=TCP_ESTABLISHED err=0`. IPv4 flows take the
+    /// `saddr`/`daddr` fields, IPv6 flows `saddrv6`/`daddrv6` (printed by the kernel's `%pI6c`).
+    public init(ftraceLine line: String) throws {
+        guard let start = line.range(of: "tcp_retransmit_skb:") else {
+            throw FtraceError(path: "trace", reason: "not a tcp_retransmit_skb record: \(line)")
+        }
+        var fields: [String: String] = [:]
+        for token in line[start.upperBound...].split(separator: " ") {
+            let parts = token.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { fields[String(parts[0])] = String(parts[1]) }
+        }
+        guard let family = fields["family"], let sport = fields["sport"], let dport = fields["dport"],
+              let state = fields["state"], let errText = fields["err"], let err = Int(errText) else {
+            throw FtraceError(path: "trace", reason: "record without family/sport/dport/state/err: \(line)")
+        }
+        let ipv4 = family == "AF_INET"
+        guard let source = fields[ipv4 ? "saddr" : "saddrv6"], let destination = fields[ipv4 ? "daddr" : "daddrv6"] else {
+            throw FtraceError(path: "trace", reason: "record without addresses: \(line)")
+        }
+        ipVersion = ipv4 ? "4" : "6"
+        sourceAddress = source
+        sourcePort = sport
+        destinationAddress = destination
+        destinationPort = dport
+        self.state = state.hasPrefix("TCP_") ? String(state.dropFirst(4)) : state
+        self.err = err
+    }
+}

@@ -2,14 +2,18 @@
 ///
 /// What it offers (each in its own file):
 /// - `KernelTestEnvironment`: whether we may run kernel tests at all (root), for `.enabled(if:)`.
-/// - `Command`: run a program or shell line, capture stdout/stderr, with a timeout;
-///   `Command.start` for a background process you stop by its PID.
+/// - `Command`: THE way tests run programs (posix_spawnp): run a program or shell line,
+///   optional stdin and environment, stdout/stderr captured, a timeout; `Command.start`
+///   for a background process (`stop`, `send`, output so far) signalled only by its PID.
+/// - `SeededRandom`: a seeded SplitMix64 generator, so random inputs replay.
+/// - `Benchmark`: the `RTX_BENCH=1` switch of figure-printing tests.
 /// - `VethNamespaces`: two network namespaces joined by a veth pair, IPv4 + IPv6,
 ///   optionally with an nftables rule in the receiver dropping ~1 in N inbound packets to a port.
 /// - `BulkTransfer`: a bounded TCP transfer between those namespaces (python3 sockets),
 ///   the sender pinned to one CPU with `taskset`.
 /// - `FtraceCounter`: a private ftrace instance counting one tracepoint (filtered or not),
-///   the independent ground truth; checks that no record was overrun.
+///   the independent ground truth; checks that no record was overrun; its records parsed
+///   as `TracepointHit`s (addresses, ports, state, err).
 /// - `Bpftool`: `bpftool ... -j` as an independent witness of programs, links and perf attachments.
 ///
 /// Every resource has a `delete()`/`remove()` that is idempotent and safe to call

@@ -1,3 +1,8 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Two network namespaces, `<name>-snd` and `<name>-rcv`, joined by a veth pair
 /// (`veth0` on both sides), with IPv4 and IPv6 addresses:
 ///
@@ -82,6 +87,27 @@ public final class VethNamespaces: @unchecked Sendable {
         try Command.run(["ip", "netns", "exec", receiver] + arguments, timeout: timeout, check: check)
     }
 
+    /// Waits until every socket on `port` in both namespaces is gone or in TIME-WAIT: a FIN
+    /// whose ACK was dropped is retransmitted after the transfer returned, and deleting the
+    /// namespaces destroys their sockets asynchronously, so an exact count must wait for this.
+    public func waitUntilQuiet(port: UInt16, timeout: Double = 30) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            var active: [String] = []
+            for namespace in [sender, receiver] {
+                let listing = try Command.run(["ip", "netns", "exec", namespace, "ss", "-Htan", "state", "all",
+                                               "( sport = :\(port) or dport = :\(port) )"])
+                active += listing.stdout.split(separator: "\n").map(String.init)
+                    .filter { !$0.hasPrefix("TIME-WAIT") && !$0.hasPrefix("LISTEN") }
+            }
+            if active.isEmpty { return }
+            guard Date() < deadline else {
+                throw VethNamespacesError(description: "flow on port \(port) still active after \(timeout) s: \(active)")
+            }
+            usleep(50_000)
+        }
+    }
+
     /// Deletes both namespaces (and with them the veth pair, rules and sockets). Idempotent.
     public func delete() {
         guard !deleted else { return }
@@ -92,4 +118,8 @@ public final class VethNamespaces: @unchecked Sendable {
     }
 
     deinit { delete() }
+}
+
+public struct VethNamespacesError: Error, CustomStringConvertible {
+    public var description: String
 }

@@ -6,9 +6,7 @@
  * The loader test checks that the rejection surfaces as a VerifierError whose
  * log names the bad access.
  *
- * Rebuild (from the repository root):
- *   clang -target bpf -O2 -g -Wall -I/usr/include/$(gcc -dumpmachine) -Ibpf \
- *     -c Tests/BPFSyscallTests/Fixtures/rejected.c -o Tests/BPFSyscallTests/Fixtures/rejected.o
+ * Rebuilt by `make fixtures`.
  */
 #include "bpf_defs.h"
 

@@ -1,4 +1,5 @@
 import Foundation
+import KernelTestSupport
 
 /// A raw-socket HTTP client in python3 (independent of NIO): sends exact bytes, reports what
 /// came back and whether the server closed the connection. Output is one JSON object.
@@ -215,10 +216,10 @@ elif mode == "hold":
     }
 
     static func run(_ arguments: [String]) throws -> Data {
-        guard let python = Subprocess.which("python3") else { throw ProbeError.noPython }
-        let result = try Subprocess.run(python, ["-c", script] + arguments)
-        guard result.status == 0 else { throw ProbeError.failed(result.errorOutput) }
-        return Data(result.output.utf8)
+        guard let python = Command.which("python3") else { throw ProbeError.noPython }
+        let result = try Command.run([python, "-c", script] + arguments, check: false)
+        guard result.status == 0 else { throw ProbeError.failed(result.stderr) }
+        return Data(result.stdout.utf8)
     }
 
     /// Sends `raw` to 127.0.0.1:`port` and returns the response.

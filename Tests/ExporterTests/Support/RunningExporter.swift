@@ -4,99 +4,123 @@ import KernelTestSupport
 import Glibc
 #endif
 
-/// The built `retrans-exporter run`, started by a test: its log in a file the
-/// test reads while it runs, its metrics scraped with curl (an outside client),
-/// signalled only by its own PID.
+/// The built `retrans-exporter run` (or `tail`), started by a test as a `BackgroundCommand`:
+/// its log read while it runs, its metrics scraped with curl (an outside client),
+/// signalled only by its own PID. If a test fails before stopping it, `deinit` kills and reaps it.
 final class RunningExporter: @unchecked Sendable {
-    // Unchecked: each test drives its exporter from one task.
-    let arguments: [String]
-    let port: UInt16
-    let logPath: String
-    private let process = Process()
+    // Unchecked: each test drives its exporter from one task; the command locks its own state.
+    struct Exit {
+        var outcome: CommandResult
+        /// From the signal to the reaped exit.
+        var seconds: Double
+        /// The exit code, or 128 + the signal number.
+        var status: Int32 { outcome.status }
+    }
+
+    let command: BackgroundCommand
+    /// 127.0.0.1 port of `run`'s HTTP server; nil for `tail`.
+    let port: UInt16?
+    private var exit: Exit?
 
     /// The log line `run` writes once privileges are dropped: the last step of startup.
     static let readyLine = "dropped every capability"
 
-    /// The debug build next to the tests, or `RTX_HD_EXPORTER` (e.g. a release build, for RSS figures).
-    static var binary: String? {
-        ProcessInfo.processInfo.environment["RTX_HD_EXPORTER"] ?? DeployTestPaths.exporterBinary
-    }
-
-    static var canRun: Bool { KernelTestEnvironment.isRoot && binary != nil && DeployTestPaths.which("curl") != nil }
+    static var canRun: Bool { KernelTestEnvironment.isRoot && TestPaths.exporterBinary != nil && Command.which("curl") != nil }
     static let skipReason = "needs root, curl and the built retrans-exporter (swift build) next to the tests"
 
-    /// Starts `[wrapper...] retrans-exporter run --web.listen-address 127.0.0.1:<port> <arguments>`.
-    /// `wrapper` runs the binary under another command (setpriv, prlimit); `binary` replaces the
-    /// built one (e.g. a world-readable copy for another user).
-    init(port: UInt16, arguments: [String] = [], wrapper: [String] = [], binary: String? = nil) throws {
-        guard let binary = binary ?? Self.binary else { throw ExporterTestError("retrans-exporter binary not built") }
-        self.port = port
-        self.arguments = wrapper + [binary, "run", "--web.listen-address", "127.0.0.1:\(port)"] + arguments
-        logPath = FileManager.default.temporaryDirectory.appendingPathComponent("rtx-hd-\(UUID().uuidString).log").path
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let command = self.arguments
-        if let executable = command.first, executable.contains("/") {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = Array(command.dropFirst())
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = command
-        }
-        process.standardInput = FileHandle.nullDevice
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+    /// Starts `[wrapper...] retrans-exporter run --web.listen-address 127.0.0.1:<port> <arguments>`
+    /// without waiting (see `waitForLog`, `waitUntilServing`). `wrapper` runs the binary under
+    /// another command (setpriv, prlimit); `binary` replaces the built one (e.g. a world-readable
+    /// copy for another user).
+    convenience init(port: UInt16, arguments: [String] = [], wrapper: [String] = [], binary: String? = nil) throws {
+        try self.init(["run", "--web.listen-address", "127.0.0.1:\(port)"] + arguments, port: port, wrapper: wrapper,
+                      binary: binary)
     }
 
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    private init(_ arguments: [String], port: UInt16?, wrapper: [String] = [], binary: String? = nil) throws {
+        command = try Command.start(wrapper + [try binary ?? TestPaths.requireExporterBinary()] + arguments)
+        self.port = port
+    }
+
+    /// `retrans-exporter run --web.listen-address 127.0.0.1:<port> <arguments>`, serving once this returns.
+    static func run(port: UInt16, _ arguments: [String] = []) throws -> RunningExporter {
+        let exporter = try RunningExporter(port: port, arguments: arguments)
+        try exporter.waitUntilServing()
+        return exporter
+    }
+
+    /// `retrans-exporter tail <arguments>`, attached once this returns.
+    static func tail(_ arguments: [String]) throws -> RunningExporter {
+        let exporter = try RunningExporter(["tail"] + arguments, port: nil)
+        try exporter.waitUntilAttached()
+        return exporter
+    }
+
+    var arguments: [String] { command.arguments }
+    var pid: Int32 { command.pid }
+    /// False once the process has exited.
+    var isRunning: Bool { exit == nil && command.isRunning }
+    /// Everything it wrote so far (the log goes to stderr).
+    var log: String { command.stdoutSoFar + command.stderrSoFar }
 
     /// Waits until the log contains `text`; throws with the log if the exporter exits or time runs out.
     func waitForLog(_ text: String = RunningExporter.readyLine, timeout: Double = 60) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if log.contains(text) { return }
-            if !process.isRunning {
-                throw ExporterTestError("exporter exited (\(process.terminationStatus)) before logging `\(text)`:\n\(log)")
+        do {
+            try poll(timeout: timeout, "`\(text)` in the exporter's log") { () -> Bool? in
+                if log.contains(text) { return true }
+                try failIfExited("logging `\(text)`")
+                return nil
             }
-            usleep(20_000)
+        } catch where isRunning {
+            throw ExporterTestError("\(error)\nexporter log:\n\(log)")
         }
-        throw ExporterTestError("no `\(text)` in the exporter's log after \(timeout) s:\n\(log)")
+    }
+
+    /// `run` serves after it has attached, so a scrape answering means the program is in place.
+    func waitUntilServing(timeout: Double = 30) throws {
+        guard let port else { return }
+        try poll(timeout: timeout, "the exporter to serve on 127.0.0.1:\(port)") { () -> Bool? in
+            try failIfExited("serving on 127.0.0.1:\(port)")
+            return (try? HTTP.get("http://127.0.0.1:\(port)/metrics")) != nil ? true : nil
+        }
+    }
+
+    /// Until the kernel reports a program attached to a perf event by this PID (bpftool as
+    /// witness), or the process exited 0: `tail --count N` on a busy host can print its N
+    /// events and finish before bpftool looks.
+    func waitUntilAttached(timeout: Double = 30) throws {
+        try poll(timeout: timeout, interval: 0.1, "`\(arguments.joined(separator: " "))` to attach") { () -> Bool? in
+            if !isRunning, stop(SIGKILL).status == 0 { return true }
+            try failIfExited("attaching")
+            return try Bpftool.perfAttachments().contains { $0.int("pid") == Int(pid) } ? true : nil
+        }
     }
 
     /// GET /metrics with curl; throws unless it answers 200.
     func scrape(timeout: Double = 20) throws -> ScrapedMetrics {
-        let result = try Command.run(["curl", "-sS", "--fail", "--max-time", "\(Int(timeout))",
-                                      "http://127.0.0.1:\(port)/metrics"], timeout: timeout + 5, check: false)
-        guard result.succeeded else { throw ExporterTestError("scrape failed: \(result)\nexporter log:\n\(log)") }
-        return ScrapedMetrics(text: result.stdout)
+        guard let port else { throw ExporterTestError("`tail` serves no metrics") }
+        do {
+            return ScrapedMetrics(text: try HTTP.get("http://127.0.0.1:\(port)/metrics", timeout: timeout))
+        } catch {
+            throw ExporterTestError("scrape failed: \(error)\nexporter log:\n\(log)")
+        }
     }
 
-    /// Sends `signal` to the exporter (only its PID) and waits for it to exit; returns
-    /// the exit code, or 128 + the signal number.
+    /// Sends `signal` (to its PID only) and waits at most `timeout` seconds, then SIGKILL, for the exit.
     @discardableResult
-    func stop(signal: Int32 = SIGTERM, timeout: Double = 10) -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, signal) }
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        return exitStatus
+    func stop(_ signal: Int32 = SIGTERM, timeout: Double = 10) -> Exit {
+        if let exit { return exit }
+        let start = Date()
+        let outcome = command.stop(signal, timeout: timeout)
+        let stopped = Exit(outcome: outcome, seconds: Date().timeIntervalSince(start))
+        exit = stopped
+        return stopped
     }
 
     /// Waits for the exporter to exit by itself (a startup failure); SIGKILL after `timeout`.
     func waitForExit(timeout: Double = 60) -> Int32 {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        return stop(signal: SIGKILL)
-    }
-
-    private var exitStatus: Int32 {
-        process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        _ = try? poll(timeout: timeout, "the exporter to exit") { command.isRunning ? nil : true }
+        return stop(SIGKILL).status
     }
 
     /// Peak and current resident set size (`VmHWM`, `VmRSS` in /proc/PID/status), in KiB.
@@ -112,12 +136,26 @@ final class RunningExporter: @unchecked Sendable {
         return (peak, current)
     }
 
-    deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+    private func failIfExited(_ doing: String) throws {
+        guard !isRunning else { return }
+        let outcome = stop(SIGKILL).outcome
+        throw ExporterTestError("the exporter exited (status \(outcome.status)) before \(doing):\n\(outcome.output)")
+    }
+
+    deinit { stop(SIGKILL) }
+}
+
+/// HTTP GETs through curl: a client that shares no code with the exporter.
+enum HTTP {
+    static func get(_ url: String, query: [String: String] = [:], timeout: Double = 10) throws -> String {
+        var arguments = ["curl", "--silent", "--show-error", "--fail", "--max-time", "\(Int(timeout))", "--globoff"]
+        if !query.isEmpty {
+            arguments.append("--get")
+            for (name, value) in query.sorted(by: { $0.key < $1.key }) {
+                arguments += ["--data-urlencode", "\(name)=\(value)"]
+            }
         }
-        try? FileManager.default.removeItem(atPath: logPath)
+        return try Command.run(arguments + [url], timeout: timeout + 10).stdout
     }
 }
 
@@ -126,99 +164,14 @@ struct ExporterTestError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// One scrape in the Prometheus text format, parsed by the test (not by the exporter's code).
-struct ScrapedMetrics: CustomStringConvertible {
-    struct Sample {
-        var name: String
-        var labels: [String: String]
-        var value: Double
-    }
-
-    let text: String
-    let samples: [Sample]
-
-    init(text: String) {
-        self.text = text
-        var samples: [Sample] = []
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
-                continue
-            }
-            let series = line[..<space]
-            var labels: [String: String] = [:]
-            let name: Substring
-            if let brace = series.firstIndex(of: "{") {
-                name = series[..<brace]
-                // Label values here never contain `",` (addresses, ports, names).
-                let body = series[series.index(after: brace)..<(series.lastIndex(of: "}") ?? series.endIndex)]
-                for pair in body.split(separator: "\",") {
-                    let parts = pair.split(separator: "=", maxSplits: 1)
-                    guard parts.count == 2 else { continue }
-                    labels[String(parts[0])] = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                }
-            } else {
-                name = series
-            }
-            samples.append(Sample(name: String(name), labels: labels, value: value))
-        }
-        self.samples = samples
-    }
-
-    /// The value of an unlabelled metric (or the first series of a labelled one).
-    func value(_ name: String) -> Double? { samples.first { $0.name == name }?.value }
-
-    /// The sum over the series of `name` whose labels pass `filter`.
-    func sum(_ name: String, where filter: ([String: String]) -> Bool = { _ in true }) -> Double {
-        samples.filter { $0.name == name && filter($0.labels) }.reduce(0) { $0 + $1.value }
-    }
-
-    func series(_ name: String) -> [Sample] { samples.filter { $0.name == name } }
-
-    var description: String { text }
-}
-
-/// One thread's credentials from /proc/PID/task/TID/status, read by the test itself.
-struct ObservedThread: CustomStringConvertible {
-    var id: String
-    var name: String
-    var fields: [String: String]
-
-    /// Every thread of process `pid`.
-    static func all(of pid: Int32) throws -> [ObservedThread] {
-        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").sorted()
-        return try tasks.map { task in
-            let status = try String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)
-            var fields: [String: String] = [:]
-            for line in status.split(separator: "\n") {
-                guard let colon = line.firstIndex(of: ":") else { continue }
-                fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            }
-            return ObservedThread(id: task, name: fields["Name"] ?? "?", fields: fields)
-        }
-    }
-
-    /// A capability set's mask (`CapEff`, `CapPrm`, ...), nil if absent or not hexadecimal.
-    func mask(_ field: String) -> UInt64? { fields[field].flatMap { UInt64($0, radix: 16) } }
-
-    /// The four ids of a `Uid:`/`Gid:` line.
-    func ids(_ field: String) -> [String] {
-        (fields[field] ?? "").split(whereSeparator: { $0 == "\t" || $0 == " " }).map(String.init)
-    }
-
-    var description: String {
-        let keys = ["Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs"]
-        return "thread \(id) (\(name)): " + keys.map { "\($0)=\(fields[$0] ?? "-")" }.joined(separator: " ")
-    }
-}
-
-/// The retransmissions an ftrace instance recorded, split the way the exporter splits them.
-struct FtraceRetransmissions {
-    var succeeded = 0
-    var failed = 0
-
-    init(lines: [String]) {
-        for line in lines {
-            if line.hasSuffix(" err=0") { succeeded += 1 } else { failed += 1 }
-        }
+/// Polls `condition` every `interval` seconds until it returns a value or `timeout` passes.
+@discardableResult
+func poll<T>(timeout: Double, interval: Double = 0.05, _ what: @autoclosure () -> String,
+             _ condition: () throws -> T?) throws -> T {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        if let value = try condition() { return value }
+        guard Date() < deadline else { throw ExporterTestError("timed out after \(timeout) s waiting for \(what())") }
+        usleep(UInt32(interval * 1_000_000))
     }
 }

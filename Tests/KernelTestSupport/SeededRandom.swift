@@ -1,11 +1,11 @@
 /// SplitMix64: a tiny deterministic generator, so that every "random" test
-/// input is the same on every run and a failure can be replayed.
-struct SeededRandom: RandomNumberGenerator {
+/// input is the same on every run and a failure can be replayed from its seed.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9e37_79b9_7f4a_7c15
         var z = state
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9

@@ -4,7 +4,8 @@ import KernelTestSupport
 
 /// The BPF programs, maps and links a process holds, read from its
 /// `/proc/<pid>/fdinfo` (the kernel prints `prog_id`, `map_id`, `link_id` there),
-/// and whether any of them is still in the kernel after the process is gone.
+/// and whether any of them is still in the kernel after the process is gone
+/// (ids, not names: other tests load programs of the same name meanwhile).
 struct HeldKernelObjects: Equatable, CustomStringConvertible {
     var programIDs: Set<UInt32> = []
     var mapIDs: Set<UInt32> = []
@@ -23,13 +24,10 @@ struct HeldKernelObjects: Equatable, CustomStringConvertible {
             // An fd closed while we list is simply gone.
             guard let info = try? String(contentsOfFile: "\(directory)/\(fd)", encoding: .utf8) else { continue }
             let fields = fdinfoFields(info)
-            if let link = fields["link_id"] {
-                held.linkIDs.insert(link)
-            } else if let program = fields["prog_id"] {
-                held.programIDs.insert(program)
-            } else if let map = fields["map_id"] {
-                held.mapIDs.insert(map)
-            }
+            // A link's fdinfo names its program too: held through the link, it is held.
+            if let link = fields["link_id"] { held.linkIDs.insert(link) }
+            if let program = fields["prog_id"] { held.programIDs.insert(program) }
+            if let map = fields["map_id"] { held.mapIDs.insert(map) }
         }
         return held
     }
