@@ -105,26 +105,30 @@ struct CheckCommandTests {
         #expect(outcome.stdout.contains("uid 65534"), "\(outcome.output)")
         #expect(outcome.stdout.contains("missing CAP_BPF and CAP_PERFMON"), "\(outcome.output)")
         #expect(outcome.stdout.contains("fix: run as root (sudo), or grant CAP_BPF and CAP_PERFMON"), "\(outcome.output)")
-        // tracefs (mode 0700) is the first step that needs a privilege.
-        #expect(outcome.stdout.contains("✗  tracefs"), "\(outcome.output)")
+        // tp_btf reads no tracefs: loading (the first map) is the first step that needs a privilege.
+        #expect(outcome.stdout.contains("✓  tracefs              not needed"), "\(outcome.output)")
+        #expect(outcome.stdout.contains("✗  load") && outcome.stdout.contains("EPERM"), "\(outcome.output)")
     }
 
     /// The bug this shape fixes: `check` and `run` once decided tracefs access with different
     /// calls. Now both go through the same step: with tracefs out of reach (a non-root user
-    /// with CAP_BPF and CAP_PERFMON but not CAP_DAC_READ_SEARCH), both fail, with one message.
+    /// with CAP_BPF and CAP_PERFMON but not CAP_DAC_READ_SEARCH, and the tracepoint program,
+    /// the one that reads tracefs), both fail, with one message.
     @Test(.enabled(if: canDropPrivileges && hasTracepoint, "needs root, setpriv and the tracepoint"))
     func unreadableTracefsFailsCheckAndRunWithTheSameMessage() throws {
         let binary = try WorldReadableBinary()
         defer { binary.remove() }
         let user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                     "--inh-caps=-all,+bpf,+perfmon", "--ambient-caps=+bpf,+perfmon"]
-        let run = try Command.run(user + [binary.path, "run", "--web.listen-address", "127.0.0.1:21993"], timeout: 30, check: false)
+        let run = try Command.run(user + [binary.path, "run", "--bpf.attach", "tracepoint",
+                                          "--web.listen-address", "127.0.0.1:21993"], timeout: 30, check: false)
         #expect(run.status == 1, "\(run.output)")
         let message = try #require(run.stderr.split(separator: "\n").first { $0.hasPrefix("error: ") }
             .map { String($0.dropFirst("error: ".count)) }, "\(run.output)")
         #expect(message.hasPrefix("cannot read tracefs at /sys/kernel/tracing: permission denied"), "\(message)")
 
-        let check = try Command.run(user + [binary.path, "check", "--web.listen-address", "127.0.0.1:21993"], check: false)
+        let check = try Command.run(user + [binary.path, "check", "--bpf.attach", "tracepoint",
+                                            "--web.listen-address", "127.0.0.1:21993"], check: false)
         #expect(check.status == 1, "\(check.output)")
         let row = try #require(check.stdout.split(separator: "\n").first { $0.contains("✗  tracefs") }, "\(check.output)")
         #expect(row.hasSuffix(message), "check: \(row)\nrun: \(message)")

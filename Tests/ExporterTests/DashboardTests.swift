@@ -33,7 +33,7 @@ struct DashboardTests {
         for needed in ["tcp:retransmission_ratio:rate5m", "tcp_segments_retransmitted_total", "tcp_segments_sent_total",
                        "topk(10, sum by (instance, src_ip, src_port, dst_ip, dst_port) (rate(tcp_retransmissions_total",
                        "topk(10, sum by (instance, dst_ip, dst_port) (rate(tcp_retransmissions_total",
-                       "tcp_retransmission_failures_total", "retrans_exporter_samples_lost_total",
+                       "tcp_retransmission_failures_total", "retrans_exporter_bpf_emit_failed_total",
                        "retrans_exporter_bpf_recursion_misses_total", "retrans_exporter_series_dropped_total",
                        "retrans_exporter_events_received_total", "ALERTS{alertname=\"TCPRetransmissionRateHigh\""] {
             #expect(queries.contains(needed), "no panel queries \(needed)")
@@ -56,7 +56,7 @@ struct DashboardTests {
         #expect(try GrafanaDashboard.load().metricNames == [
             "tcp:retransmission_ratio:rate5m", "tcp_segments_retransmitted_total", "tcp_segments_sent_total",
             "tcp_retransmissions_total", "tcp_retransmission_failures_total", "retrans_exporter_build_info",
-            "retrans_exporter_events_received_total", "retrans_exporter_samples_lost_total",
+            "retrans_exporter_events_received_total", "retrans_exporter_bpf_emit_failed_total",
             "retrans_exporter_bpf_recursion_misses_total", "retrans_exporter_series_dropped_total",
             "retrans_exporter_series",
         ])

@@ -102,6 +102,8 @@ struct FlowCardinalityTests {
         #expect(dropped == overflow, "dropped \(dropped), overflow series \(overflow)")
         #expect(tracked + dropped + decodeErrors == received, "tracked \(tracked) + dropped \(dropped) != \(received)")
         #expect(metrics.sum("retrans_exporter_samples_lost_total") == 0)
+        // The ring buffer has no lost records: a full ring shows as failed emits.
+        #expect(metrics.value("retrans_exporter_bpf_emit_failed_total") == 0, "a ring was full: \(metrics)")
 
         // Against ftrace: each sweep flow the exporter tracks has exactly ftrace's count; the
         // sweep's other events are all in the overflow series; anything else the exporter

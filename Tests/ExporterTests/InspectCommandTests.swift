@@ -30,24 +30,26 @@ import ELFReader
         #expect(json["schema_version"] as? Int == 1)
         #expect(json["license"] as? String == "GPL")
         let programs = try #require(json["programs"] as? [[String: Any]])
-        #expect(programs.count == 1)
-        #expect(programs.first?["name"] as? String == "tcp_retransmit_skb")
+        #expect(programs.map { $0["name"] as? String }
+                == ["tcp_retransmit_skb", "tcp_retransmit_skb_rb", "tcp_retransmit_btf", "tcp_retransmit_btf_rb"])
         #expect(programs.first?["kind"] as? String == "tracepoint")
         #expect((programs.first?["attach"] as? [String: String]) == ["category": "tcp", "name": "tcp_retransmit_skb"])
-        #expect(programs.first?["instructions"] as? Int == 61)
+        #expect(programs.first?["instructions"] as? Int == 62)
+        #expect(programs[2]["kind"] as? String == "tracing")
+        #expect((programs[2]["attach"] as? [String: String]) == ["type": "tp_btf", "target": "tcp_retransmit_skb"])
         let listing = try #require(programs.first?["disassembly"] as? [[String: Any]])
-        #expect(listing.contains { $0["kind"] as? String == "instruction" && $0["index"] as? Int == 32
+        #expect(listing.contains { $0["kind"] as? String == "instruction" && $0["index"] as? Int == 33
                                    && $0["text"] as? String == "r2 = map[events] ll" })
         #expect(listing.contains { $0["kind"] as? String == "source" && ($0["text"] as? String)?.contains("ctx->state") == true })
 
         let maps = try #require(json["maps"] as? [[String: Any]])
-        #expect(maps.map { $0["name"] as? String } == ["events", "stats", ".rodata"])
-        #expect(maps.first?["type"] as? String == "PERF_EVENT_ARRAY")
-        #expect(maps.first?["max_entries"] as? Int == 0)
+        #expect(maps.map { $0["name"] as? String } == ["ring", "events", "stats", ".rodata"])
+        #expect(maps.first?["type"] as? String == "RINGBUF")
+        #expect(maps[1]["max_entries"] as? Int == 0)
         #expect(maps.last?["flag_names"] as? [String] == ["RDONLY_PROG"])
 
         let relocations = try #require(json["relocations"] as? [[String: Any]])
-        #expect(relocations.contains { $0["instruction"] as? Int == 32 && $0["kind"] as? String == "map"
+        #expect(relocations.contains { $0["instruction"] as? Int == 33 && $0["kind"] as? String == "map"
                                        && $0["target"] as? String == "events" })
         #expect(relocations.contains { $0["kind"] as? String == "map_value" && $0["target"] as? String == ".rodata"
                                        && $0["offset"] as? Int == 0 })
@@ -73,10 +75,11 @@ import ELFReader
         let text = InspectText.render(try Self.object("retrans.o"), file: "retrans.o", disassemble: false)
         #expect(text.contains("license \"GPL\""))
         #expect(text.contains("attach point  tracepoint tcp:tcp_retransmit_skb (BPF_PROG_TYPE_TRACEPOINT)"))
-        #expect(text.contains("instructions  61\n"))
+        #expect(text.contains("attach point  tp_btf tcp_retransmit_skb (BPF_PROG_TYPE_TRACING)"))
+        #expect(text.contains("instructions  62\n"))
         #expect(text.contains("  events   PERF_EVENT_ARRAY    4      4            0  0x0                 btf\n"))
-        #expect(text.contains("  tcp_retransmit_skb    32  map        events\n"))
-        #expect(text.contains("40 types"))
+        #expect(text.contains("  tcp_retransmit_skb       33  map        events\n"))
+        #expect(text.contains("78 types"))
         #expect(!text.contains("Disassembly"))
     }
 

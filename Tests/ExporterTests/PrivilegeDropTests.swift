@@ -37,7 +37,7 @@ struct PrivilegeDropTests {
         // The one log line says what went.
         let dropLine = try #require(exporter.log.split(separator: "\n").first { $0.contains(RunningExporter.readyLine) })
         #expect(dropLine.contains("effective, permitted, inheritable, ambient, bounding set"))
-        #expect(dropLine.contains("and set no_new_privs; checked on every thread"))
+        #expect(dropLine.contains("and set no_new_privs") && dropLine.contains("; every thread checked in /proc/self/task"))
         #expect(dropLine.contains("now running as user nobody (uid 65534, gid 65534)") == (user != nil))
 
         // Still counting: lossy traffic, compared with ftrace's count of the same flow.

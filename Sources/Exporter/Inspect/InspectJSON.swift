@@ -35,9 +35,15 @@ enum InspectJSON {
                                 core: [COREResolution]?) -> JSONValue {
         var attach: JSONValue = .null
         var kind = "unknown"
-        if case .tracepoint(let category, let name) = program.kind {
+        switch program.kind {
+        case .tracepoint(let category, let name):
             kind = "tracepoint"
             attach = .object([("category", .string(category)), ("name", .string(name))])
+        case .tracing(let type, let target):
+            kind = "tracing"
+            attach = .object([("type", .string(type.sectionPrefix)), ("target", .string(target))])
+        case .unknown:
+            break
         }
         var members: [(String, JSONValue)] = [
             ("name", .string(program.name)),

@@ -126,7 +126,7 @@ struct RunCommand: ExporterCommand {
         }
         do {
             try Privileges.verifyAllThreads(after: dropped)
-            logger.info("\(dropped); checked on every thread")
+            logger.info("\(dropped); every thread checked in /proc/self/task")
         } catch {
             server.shutdown(); session.close(); ringThread.join()
             throw commandFailure(error)
