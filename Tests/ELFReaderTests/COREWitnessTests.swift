@@ -28,8 +28,10 @@ import Testing
     /// Runs `bpftool -d prog loadall` and collects libbpf's CO-RE lines; removes the pins after.
     static func libbpfDecisions(_ fixture: Fixture) throws -> (decisions: [LibbpfDecision], loaded: Bool, log: String) {
         let tool = try #require(bpftool)
-        if !FileManager.default.fileExists(atPath: "/sys/fs/bpf/") || (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/bpf")) == nil {
-            _ = try ExternalTool(path: "/bin/mount").run(["-t", "bpf", "bpffs", "/sys/fs/bpf"])
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        if !mounts.contains(" /sys/fs/bpf bpf ") {
+            let mount = try ExternalTool(path: "/bin/mount").run(["-t", "bpf", "bpffs", "/sys/fs/bpf"])
+            #expect(mount.status == 0, "mount bpffs: \(mount.stderr)")
         }
         let pins = "/sys/fs/bpf/retrans-core-witness-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: pins) }
