@@ -221,7 +221,10 @@ import Testing
         let run = try Self.run(local: &local, target: &target, instructions: [Self.load32(offset: 0), Self.load32(offset: 4)],
                                [Self.relocation(0, foo, "0:0", .fieldByteOffset), Self.relocation(1, foo, "0:1", .fieldByteOffset)])
         #expect(run.patched[0] == Instruction(opcode: 0x79, dst: 1, src: 2, offset: 0, imm: 0))  // now a u64 load
+        #expect(run.resolutions[0].targetValue == 0)
         #expect(run.patched[1] == CORERelocator.poisonInstruction)
+        #expect(run.resolutions[1].isPoisoned)
+        #expect(run.resolutions[1].poisonReason?.contains("8 bytes in the target, 4 in the object") == true)
     }
 
     @Test func instructionNotHoldingTheObjectsValueIsAnError() throws {
