@@ -16,8 +16,8 @@ enum CORECompatibility {
                                     _ target: some CORETypeGraph, _ targetID: UInt32) throws(COREFailure) -> Bool {
         var localID = localID, targetID = targetID
         for _ in 0..<coreMaximumDepth {
-            let (nextLocal, localType) = try local.skippingModifiers(localID)
-            let (nextTarget, targetType) = try target.skippingModifiers(targetID)
+            let localType = try local.skippingModifiers(localID).type
+            let targetType = try target.skippingModifiers(targetID).type
             if localType?.isComposite == true && targetType?.isComposite == true { return true }
             guard coreKindsCompatible(localType, targetType), let localType, let targetType else { return false }
             switch (localType.kind, targetType.kind) {
@@ -32,7 +32,6 @@ enum CORECompatibility {
             case (.array(let localElement, _, _), .array(let targetElement, _, _)):
                 localID = localElement
                 targetID = targetElement
-                _ = (nextLocal, nextTarget)
             default:
                 return false
             }

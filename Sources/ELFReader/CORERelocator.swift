@@ -32,11 +32,19 @@ public struct CORERelocator {
 
     /// Every CO-RE relocation of `program`, resolved, in record order.
     public mutating func resolve(_ program: ProgramSpec) throws(CORERelocationError) -> [COREResolution] {
-        try prefetchCandidates(for: program)
+        try prefetchCandidates(for: [program])
         var resolutions: [COREResolution] = []
         resolutions.reserveCapacity(program.coreRelocations.count)
         for relocation in program.coreRelocations {
-            resolutions.append(try resolve(relocation, program: program.name))
+            var resolution = try resolve(relocation, program: program.name)
+            // A load or store cannot follow a field whose width changed with its
+            // meaning (signed ints, mixed kinds): poisoned, as libbpf does.
+            if resolution.failsMemorySizeAdjustment, program.instructions.indices.contains(relocation.instructionIndex),
+               [0x01, 0x02, 0x03].contains(program.instructions[relocation.instructionIndex].opcode & 0x07) {
+                resolution.targetValue = nil
+                resolution.poisonReason = "the field is \(resolution.memorySizes.target) bytes in the target, \(resolution.memorySizes.local) in the object, and not an unsigned int or pointer on both sides: a load cannot follow"
+            }
+            resolutions.append(resolution)
         }
         return resolutions
     }
@@ -55,6 +63,8 @@ public struct CORERelocator {
             return (object, [:])
         }
         var relocator = CORERelocator(objectBTF: btf, target: target)
+        // One pass over the kernel's BTF for all programs' root types.
+        try relocator.prefetchCandidates(for: object.programs)
         for index in object.programs.indices where !object.programs[index].coreRelocations.isEmpty {
             let program = object.programs[index]
             let resolutions = try relocator.resolve(program)
@@ -139,9 +149,10 @@ public struct CORERelocator {
     // MARK: - Candidates
 
     /// One pass over each target BTF for every root type of the program not searched yet.
-    private mutating func prefetchCandidates(for program: ProgramSpec) throws(CORERelocationError) {
+    private mutating func prefetchCandidates(for programs: [ProgramSpec]) throws(CORERelocationError) {
         var wanted: [KernelBTF.CandidateKey: [UInt32]] = [:]
-        for relocation in program.coreRelocations where relocation.kind != .localTypeID && candidates[relocation.localTypeID] == nil {
+        let all = programs.flatMap { program in program.coreRelocations.map { (program: program.name, relocation: $0) } }
+        for (_, relocation) in all where relocation.kind != .localTypeID && candidates[relocation.localTypeID] == nil {
             guard let type = try? local.type(relocation.localTypeID), !type.name.isEmpty else { continue }
             var kind = type.kind.number
             if kind == 19 { kind = 6 }
@@ -155,9 +166,10 @@ public struct CORERelocator {
             // Modules are searched only for names vmlinux lacks.
             let found: [KernelBTF.CandidateKey: [UInt32]]
             do { found = try target.btf.candidates(for: missing) } catch {
-                let first = program.coreRelocations.first
-                throw CORERelocationError(program: program.name, instruction: first?.instructionIndex ?? 0,
-                                          kind: first?.kind ?? .fieldByteOffset, access: first?.accessString ?? "",
+                let first = all.first
+                throw CORERelocationError(program: first?.program ?? "", instruction: first?.relocation.instructionIndex ?? 0,
+                                          kind: first?.relocation.kind ?? .fieldByteOffset,
+                                          access: first?.relocation.accessString ?? "",
                                           reason: "target BTF \(target.btf.name): \(error)")
             }
             for (key, ids) in found where !ids.isEmpty {

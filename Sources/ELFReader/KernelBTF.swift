@@ -187,6 +187,18 @@ public struct KernelBTF: Sendable {
         return found
     }
 
+    /// Ids of this BTF's own types named exactly `name` with kind `kindNumber`
+    /// (`BTF_KIND_*`), e.g. the typedef `btf_trace_tcp_retransmit_skb` (kind 8)
+    /// whose id a `tp_btf/` program passes as `attach_btf_id`.
+    public func typeIDs(named name: String, kindNumber: Int) throws(ObjectReadError) -> [UInt32] {
+        let key = CandidateKey(kindClass: kindNumber == 19 ? 6 : kindNumber, essentialName: Self.essentialName(name))
+        var ids: [UInt32] = []
+        for id in try candidates(for: [key])[key] ?? [] where try type(id)?.name == name {
+            if let type = try type(id), type.kind.number == kindNumber { ids.append(id) }
+        }
+        return ids
+    }
+
     /// libbpf's `bpf_core_essential_name_len`: the length before the last
     /// `X___Y` flavor separator (X and Y not underscores), else the whole name.
     static func essentialLength(_ name: ArraySlice<UInt8>) -> Int {

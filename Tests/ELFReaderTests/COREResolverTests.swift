@@ -222,7 +222,10 @@ import Testing
         let run = try Self.run(local: &local, target: &target, instructions: [Self.load32(offset: 0), Self.load32(offset: 4)],
                                [Self.relocation(0, foo, "0:0", .fieldByteOffset), Self.relocation(1, foo, "0:1", .fieldByteOffset)])
         #expect(run.patched[0] == Instruction(opcode: 0x79, dst: 1, src: 2, offset: 0, imm: 0))  // now a u64 load
+        #expect(run.resolutions[0].targetValue == 0)
         #expect(run.patched[1] == CORERelocator.poisonInstruction)
+        #expect(run.resolutions[1].isPoisoned)
+        #expect(run.resolutions[1].poisonReason?.contains("8 bytes in the target, 4 in the object") == true)
     }
 
     @Test func instructionNotHoldingTheObjectsValueIsAnError() throws {
@@ -307,6 +310,36 @@ import Testing
             _ = try? KernelBTF(vmlinux: Array(bytes[0..<length]))
         }
         #expect(throws: ObjectReadError.self) { try KernelBTF(vmlinux: Array(bytes[0..<30])) }
+    }
+
+    /// What a `tp_btf/` loader looks up: the tracepoint's typedef, by exact name and kind.
+    @Test(.enabled(if: FileManager.default.isReadableFile(atPath: "/sys/kernel/btf/vmlinux"), "no /sys/kernel/btf/vmlinux"))
+    func findsTheTracepointTypedefInThisKernel() throws {
+        let btf = try KernelBTF(vmlinux: [UInt8](try Data(contentsOf: URL(fileURLWithPath: "/sys/kernel/btf/vmlinux"))))
+        let ids = try btf.typeIDs(named: "btf_trace_tcp_retransmit_skb", kindNumber: 8)
+        #expect(ids.count == 1)
+        let id = try #require(ids.first)
+        let typedef = try #require(try btf.type(id))
+        guard case .typedef(let pointerID) = typedef.kind, case .pointer(let protoID)? = try btf.type(pointerID)?.kind,
+              case .functionProto(_, let parameters)? = try btf.type(protoID)?.kind else {
+            Issue.record("btf_trace_tcp_retransmit_skb is \(typedef.kind), not a typedef of a function pointer")
+            return
+        }
+        // (void *, const struct sock *, const struct sk_buff *, int err), as KERNEL-NOTES.md records.
+        // Parameters are unnamed in kernel BTF: check what each points at.
+        let graph = TargetTypes(btf)
+        func pointee(_ id: UInt32) throws -> String {
+            guard case .pointer(let target)? = try btf.type(id)?.kind else { return "not a pointer" }
+            return try graph.skippingModifiers(target).type?.cName ?? "void"
+        }
+        #expect(parameters.count == 4)
+        if parameters.count == 4 {
+            #expect(try pointee(parameters[0].typeID) == "void")
+            #expect(try pointee(parameters[1].typeID) == "struct sock")
+            #expect(try pointee(parameters[2].typeID) == "struct sk_buff")
+            #expect(try graph.skippingModifiers(parameters[3].typeID).type?.name == "int")
+        }
+        #expect(try btf.typeIDs(named: "btf_trace_no_such_tracepoint", kindNumber: 8).isEmpty)
     }
 
     /// The real kernel: the offsets KERNEL-NOTES.md records from libbpf on this machine.

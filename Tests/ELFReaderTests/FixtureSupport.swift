@@ -12,8 +12,11 @@ enum Fixture: String, CaseIterable {
     case coreFieldsClang14 = "core_fields.clang14.o"
     case coreTypes = "core_types.o"
     case coreTypesClang14 = "core_types.clang14.o"
+    case coreSubprog = "core_subprog.o"
+    case coreSubprogClang14 = "core_subprog.clang14.o"
 
-    static let core: [Fixture] = [.coreFields, .coreFieldsClang14, .coreTypes, .coreTypesClang14]
+    static let core: [Fixture] = [.coreFields, .coreFieldsClang14, .coreTypes, .coreTypesClang14,
+                                  .coreSubprog, .coreSubprogClang14]
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
