@@ -12,6 +12,7 @@ final class MetricsHTTPServer: Sendable {
     private let threadPool: NIOThreadPool
     private let channel: any Channel
     private let coordinator: ScrapeCoordinator
+    private let web: WebLayer
     let configuration: HTTPServerConfiguration
     let limiter: ConnectionLimiter
 
@@ -30,6 +31,7 @@ final class MetricsHTTPServer: Sendable {
         threadPool.start()
         let limiter = ConnectionLimiter(limit: configuration.maximumConnections)
         let coordinator = ScrapeCoordinator(state: state, threadPool: threadPool)
+        let web = WebLayer(configuration: configuration.web, logger: logger)
         let landingPage = configuration.telemetryPath == "/"
             ? nil : LandingPage.html(telemetryPath: configuration.telemetryPath, version: buildVersion)
 
@@ -58,12 +60,14 @@ final class MetricsHTTPServer: Sendable {
                     channel.closeFuture.whenComplete { _ in limiter.release() }
                     try pipeline.addHandler(ConnectionDeadlineHandler(
                         headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout))
+                    try web.addTransportHandlers(to: channel)
                     try pipeline.configureHTTPServerPipeline(
                         withPipeliningAssistance: true, withErrorHandling: false,
                         withOutboundHeaderValidation: true,
                         withEncoderConfiguration: HTTPResponseEncoder.Configuration(),
                         withDecoderLimitConfiguration: limits)
                     try pipeline.addHandler(HTTPErrorResponder())
+                    try web.addHTTPHandlers(to: pipeline)
                     try pipeline.addHandler(MetricsRequestHandler(
                         telemetryPath: configuration.telemetryPath, landingPage: landingPage,
                         coordinator: coordinator, writeTimeout: configuration.writeTimeout))
@@ -75,12 +79,14 @@ final class MetricsHTTPServer: Sendable {
         } catch {
             try? threadPool.syncShutdownGracefully()
             try? group.syncShutdownGracefully()
+            web.shutdown()
             throw HTTPServerError.bindFailed(configuration.listenAddress, error)
         }
         self.group = group
         self.threadPool = threadPool
         self.limiter = limiter
         self.coordinator = coordinator
+        self.web = web
     }
 
     /// `:port` binds the IPv6 wildcard, which takes IPv4 too (dual stack); where IPv6 is off,
@@ -103,5 +109,6 @@ final class MetricsHTTPServer: Sendable {
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
         try? threadPool.syncShutdownGracefully()
+        web.shutdown()
     }
 }

@@ -10,6 +10,8 @@ struct RunCommand: ExporterCommand {
             .value("web.listen-address", "ADDRESS", default: ":2112",
                    help: "Address to serve on: host:port, [v6]:port, or :port for every address."),
             .value("web.telemetry-path", "PATH", default: "/metrics", help: "Path under which to serve metrics."),
+            .value("web.config.file", "PATH",
+                   help: "TLS, basic auth and headers, in exporter-toolkit's web configuration format (docs/WEB-CONFIG.md)."),
             .value("metrics.labels", "LABELS", default: FlowLabelSelection.default.description,
                    help: "Labels of the flow counters, chosen from ip_version, src_ip, src_port, dst_ip, dst_port, state."),
             .value("metrics.max-series", "N", default: "10000",
@@ -23,6 +25,7 @@ struct RunCommand: ExporterCommand {
     var kernel: KernelFlags
     var listenAddress: String
     var telemetryPath: String
+    var webConfigFile: String?
     var serverConfiguration: HTTPServerConfiguration
     var metricsConfiguration: MetricsConfiguration
     var logLevel: Logger.Level
@@ -32,6 +35,7 @@ struct RunCommand: ExporterCommand {
         kernel = try KernelFlags(arguments)
         listenAddress = arguments.value("web.listen-address") ?? ":2112"
         telemetryPath = arguments.value("web.telemetry-path") ?? "/metrics"
+        webConfigFile = arguments.value("web.config.file")
         let address = try arguments.value("web.listen-address", accepts: "host:port") { try ListenAddress(parsing: $0) }
         serverConfiguration = HTTPServerConfiguration(listenAddress: address ?? .default, telemetryPath: telemetryPath)
         let labels = try arguments.value("metrics.labels", accepts: "label names") { try FlowLabelSelection(parsing: $0) }
@@ -54,6 +58,15 @@ struct RunCommand: ExporterCommand {
             return handler
         }
         let logger = Logger(label: "retrans-exporter")
+        // Checked before anything else: a bad file loads nothing into the kernel.
+        var serverConfiguration = serverConfiguration
+        do {
+            serverConfiguration.web = try webConfigFile.map { path throws(WebConfigurationError) in
+                try WebConfiguration.load(path: path)
+            }
+        } catch {
+            throw commandFailure(error)
+        }
 
         // The port first: a busy port fails before anything is loaded into the kernel.
         let flows = FlowCounter(selection: metricsConfiguration.labels,
@@ -100,7 +113,7 @@ struct RunCommand: ExporterCommand {
             via \(session.attachment.method.rawValue); \(poller.cpus.count) CPU rings of \
             \(poller.ringDataSize >> 10) KiB; object \(session.objectOrigin); \
             failed retransmissions \(session.tracepointHasErr ? "reported apart" : "not reported by this kernel"); \
-            serving http://\(listenAddress)\(telemetryPath)
+            serving \(serverConfiguration.web?.tls == nil ? "http" : "https")://\(listenAddress)\(telemetryPath)
             """)
         for warning in session.object.warnings { logger.warning("\(warning)") }
         do {
