@@ -11,6 +11,8 @@ packages=(
   bpftool bpftrace               # independent witnesses in tests
   curl procps util-linux        # curl, ps, setpriv/taskset in tests
   python3 python3-yaml           # traffic generators, YAML checks in tests
+  libcrypt-dev libyaml-dev zlib1g-dev  # bcrypt (crypt_r), the web config file, gzip
+  openssl apache2-utils          # certificates and htpasswd's bcrypt hashes in tests
 )
 
 missing=()
