@@ -179,15 +179,21 @@ import Testing
         let (server, port) = try start(config)
         defer { server.shutdown() }
         #expect(try Self.servedSerial(port: port) == "1001")
-        // A new certificate and key, moved into place as a renewal tool does.
+        // A new certificate and key, moved into place one after the other: in between, the
+        // pair does not match and connections are refused (fail closed); then the new one.
         try pki.makeServerCertificate(serial: "0x2002", name: "renewed")
-        try Command.shell("cd '\(pki.path)' && mv renewed.key server.key && mv renewed.crt server.crt")
+        try Command.shell("cd '\(pki.path)' && mv renewed.crt server.crt")
+        #expect(try Self.servedSerial(port: port) == nil)
+        try Command.shell("cd '\(pki.path)' && mv renewed.key server.key")
         #expect(try Self.servedSerial(port: port) == "2002")
+        try pki.makeServerCertificate(serial: "0x4004", name: "again")
+        try Command.shell("cd '\(pki.path)' && mv again.key server.key && mv again.crt server.crt")
+        #expect(try Self.servedSerial(port: port) == "4004")
         // A broken file fails closed, and serving resumes once it loads again.
         try pki.write("web.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: nothing.key\n")
         #expect(try Self.servedSerial(port: port) == nil)
         try pki.write("web.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n")
-        #expect(try Self.servedSerial(port: port) == "2002")
+        #expect(try Self.servedSerial(port: port) == "4004")
         let ok = try Curl.fetch("https://127.0.0.1:\(port)/metrics", ["--cacert", pki.file("ca.crt")])
         #expect(ok.status == 200)
     }

@@ -1,3 +1,4 @@
+import BPFSyscall
 import Glibc
 import Logging
 import NIOSSL
@@ -30,6 +31,9 @@ final class WebConfigurationSource: Sendable {
 
     private struct State {
         var active: Active?
+        /// The configuration file and the files it names (kept while it fails to load, so that
+        /// writing the missing key is noticed too).
+        var watched: [String]
         var fingerprint: [FileFingerprint]
     }
 
@@ -42,15 +46,15 @@ final class WebConfigurationSource: Sendable {
         path = loaded.configuration.path
         usesTLS = loaded.tls != nil
         logger.info("web configuration \(path): \(Self.summary(loaded))")
-        state = Mutex(State(active: Active(loaded), fingerprint: loaded.watchedFiles.map(FileFingerprint.init)))
+        state = Mutex(State(active: Active(loaded), watched: loaded.watchedFiles,
+                            fingerprint: loaded.watchedFiles.map(FileFingerprint.init)))
         self.logger = logger
     }
 
     /// The configuration to apply now; nil while the file does not load (fail closed).
     func current() -> Active? {
         state.withLock { state in
-            let files = state.active?.loaded.watchedFiles ?? [path]
-            let now = files.map(FileFingerprint.init)
+            let now = state.watched.map(FileFingerprint.init)
             // A load that failed is retried once its files change again.
             guard now != state.fingerprint else { return state.active }
             state.fingerprint = now
@@ -63,11 +67,18 @@ final class WebConfigurationSource: Sendable {
                 }
                 state.active = Active(loaded)
                 // The certificate files may have been named anew.
+                state.watched = loaded.watchedFiles
                 state.fingerprint = loaded.watchedFiles.map(FileFingerprint.init)
                 logger.notice("web configuration reloaded: \(Self.summary(loaded))")
             } catch {
                 logger.error("\(error); refusing connections until it loads again")
                 state.active = nil
+                // Watch the files the new text names, if it parses at all.
+                if let bytes = try? SystemFile.readBytes(path, limit: 1 << 20),
+                   let parsed = try? WebConfiguration.parse(bytes, path: path) {
+                    state.watched = [path] + (parsed.tls?.files ?? [])
+                    state.fingerprint = state.watched.map(FileFingerprint.init)
+                }
             }
             return state.active
         }
