@@ -49,6 +49,53 @@ import Testing
         #expect(try loadError("# nothing\n", in: pki) == "loaded")
     }
 
+    @Test func yamlIsReadAsYAML() throws {
+        // Quoting, flow style, comments, anchors: libyaml's, not a line-by-line guess.
+        let text = """
+            # comment
+            http_server_config: {http2: false, headers: {"X-Content-Type-Options": 'nosniff'}}
+            tls_server_config: &tls
+              cert_file: "server.crt"   # trailing comment
+              key_file: >-
+                server.key
+              cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_AES_128_GCM_SHA256]
+              curve_preferences: [X25519, CurveP256]
+              min_version: TLS13
+            rate_limit:
+              interval: 1m30s
+              burst: 3
+            """
+        let configuration = try WebConfiguration.parse(Array(text.utf8), path: "/etc/r/web.yml")
+        #expect(configuration.http2 == false)
+        #expect(configuration.headers.map(\.name) == ["X-Content-Type-Options"])
+        #expect(configuration.tls?.certificate == .file("/etc/r/server.crt"))
+        #expect(configuration.tls?.key == .file("/etc/r/server.key"))
+        #expect(configuration.tls?.cipherSuites == [.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_AES_128_GCM_SHA256])
+        #expect(configuration.tls?.curves == [.x25519, .secp256r1])
+        #expect(configuration.tls?.minimumVersion == .tlsv13)
+        #expect(configuration.rateLimit == RateLimitSettings(intervalNanoseconds: 90_000_000_000, burst: 3))
+        #expect(WebConfiguration.resolve("/abs/x.crt", in: "/etc/r") == "/abs/x.crt")
+        #expect(WebConfiguration.resolve("x.crt", in: ".") == "x.crt")
+        #expect(WebConfiguration.directory(of: "web.yml") == ".")
+        #expect(WebConfiguration.directory(of: "/web.yml") == "/")
+        #expect(throws: WebConfigurationError.self) {
+            try WebConfiguration.parse(Array("a: 1\n---\nb: 2\n".utf8), path: "x")
+        }
+        #expect(throws: WebConfigurationError.self) {
+            try WebConfiguration.parse(Array("basic_auth_users: [alice]\n".utf8), path: "x")
+        }
+    }
+
+    @Test func rateLimitAnswers429BeyondTheBurst() throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        let (server, port) = try start(try pki.config("rate_limit:\n  interval: 1h\n  burst: 2\n"))
+        defer { server.shutdown() }
+        let url = "http://127.0.0.1:\(port)/metrics"
+        let statuses = try (0..<3).map { _ in try Curl.fetch(url).status }
+        #expect(statuses == [200, 200, 429])
+    }
+
     @Test func missingOrMismatchedCertificatesFailAtLoad() throws {
         let pki = try TestPKI()
         defer { pki.remove() }
