@@ -49,6 +49,11 @@ import Testing
             let decompressed = try Self.gunzip(compressed.bodyBytes)
             #expect(decompressed == plain.bodyBytes, "gzip -d of the body differs from the plain body")
         }
+        // HTTP/1.0 has no chunked encoding, so a streamed body cannot be compressed: plain.
+        let old = try Curl.fetch(url, ["--http1.0", "-H", "Accept-Encoding: gzip"])
+        #expect(old.status == 200 && old.headers["content-encoding"] == nil, "\(old)")
+        #expect(old.headers["transfer-encoding"] == nil)
+        #expect(old.bodyBytes == (try Curl.fetch(url).bodyBytes))
         // HEAD: headers only, even when gzip is accepted (no gzip trailer as a body), kept alive.
         let head = try HTTPProbe.send("HEAD /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", port: port)
         #expect(head.status_line == "HTTP/1.1 200 OK")

@@ -175,6 +175,10 @@ import Testing
             #expect(refused.headers["x-frame-options"] == "deny")
             #expect(!refused.body.contains("tcp_retransmissions_total"))
         }
+        let missing = try Curl.fetch("https://127.0.0.1:\(port)/nope", ["--cacert", pki.file("ca.crt"), "-u", "alice:secret"])
+        #expect(missing.status == 404 && missing.headers["x-frame-options"] == "deny")
+        let gzip = try Curl.fetch(url, ["--cacert", pki.file("ca.crt"), "-u", "alice:secret", "--compressed"])
+        #expect(gzip.status == 200 && gzip.body == ok.body)
         // The landing page is behind the same authentication.
         #expect(try Curl.fetch("https://127.0.0.1:\(port)/", ["--cacert", pki.file("ca.crt")]).status == 401)
         // Plain HTTP to the TLS port gets no metrics.

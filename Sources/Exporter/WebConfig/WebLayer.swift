@@ -45,8 +45,10 @@ final class WebLayer: Sendable {
 
     func addHTTPHandlers(to pipeline: ChannelPipeline.SynchronousOperations) throws {
         let policy = CompressionPolicy()
-        try pipeline.addHandler(HTTPResponseCompressor(initialByteBufferCapacity: 0) { _, _ in
-            policy.requestIsHEAD ? .doNotCompress : .compressIfPossible
+        // HTTP/1.0 is not compressed: the compressor would mark a streamed body chunked, which
+        // HTTP/1.0 does not have (the body would reach the client chunk-framed).
+        try pipeline.addHandler(HTTPResponseCompressor(initialByteBufferCapacity: 0) { head, _ in
+            policy.requestIsHEAD || head.version == .http1_0 ? .doNotCompress : .compressIfPossible
         })
         try pipeline.addHandler(WebAccessHandler(source: source, authThread: authThread, compression: policy))
     }
