@@ -11,6 +11,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // --web.config.file: TLS (BoringSSL inside) and gzip responses (system zlib).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         // Pure Swift: bytes in, specs out. No Glibc, no syscalls.
@@ -26,14 +29,21 @@ let package = Package(
         // What the fuzzer does with a spec (the inspect walk, invariants); the regression test reuses it.
         .target(name: "ReaderFuzzSupport", dependencies: ["ELFReader"]),
         .executableTarget(name: "ReaderFuzzer", dependencies: ["ELFReader", "ReaderFuzzSupport", "CFuzzDriver"]),
+        // libxcrypt's crypt_r (bcrypt verification for basic_auth_users) and libyaml (the web
+        // configuration file), linked statically so the binary still needs no libyaml at run time.
+        .target(name: "CWebSupport", linkerSettings: [.linkedLibrary("crypt"), .linkedLibrary(":libyaml.a")]),
         .executableTarget(
             name: "Exporter",
             dependencies: [
-                "ELFReader", "BPFSyscall", "CRetransObject",
+                "ELFReader", "BPFSyscall", "CRetransObject", "CWebSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
             ]
         ),
         .testTarget(name: "ELFReaderTests", dependencies: ["ELFReader", "ReaderFuzzSupport", "KernelTestSupport"],

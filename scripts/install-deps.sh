@@ -13,6 +13,8 @@ packages=(
   python3 python3-yaml           # traffic generators, YAML checks in tests
   dpkg-dev binutils lintian      # make deb (dpkg-shlibdeps, strip) and its lint in tests
   chromium                       # screenshot of make demo's Prometheus in tests
+  libcrypt-dev libyaml-dev zlib1g-dev  # bcrypt (crypt_r), the web config file, gzip
+  openssl apache2-utils          # certificates and htpasswd's bcrypt hashes in tests
 )
 
 missing=()

@@ -3,11 +3,21 @@ struct BenchCommand: ExporterCommand {
     static let spec = CommandSpec(
         name: "bench",
         abstract: "Print user-space benchmark figures (decode+count rate, render time, RSS).",
-        options: [], hidden: true)
+        options: [.flag("compression", help: "Only the gzip figures (body size, render time at 10k and 100k series).")],
+        hidden: true)
 
-    init(_ arguments: ParsedArguments) throws(UsageError) {}
+    let compressionOnly: Bool
+
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        compressionOnly = arguments.flag("compression")
+    }
 
     func run() throws {
+        if compressionOnly {
+            CompressionBenchmark.run()
+            return
+        }
         MetricsBenchmark.run()
+        CompressionBenchmark.run()
     }
 }

@@ -18,6 +18,8 @@ struct HTTPServerConfiguration: Sendable {
     var writeTimeout: TimeAmount = .seconds(10)
     /// Connections beyond this are answered 503 and closed at once.
     var maximumConnections = 1000
+    /// `--web.config.file`, loaded and checked (TLS, basic auth, headers); nil: plain HTTP.
+    var web: LoadedWebConfiguration?
 
     init(listenAddress: ListenAddress = .default, telemetryPath: String = "/metrics") {
         self.listenAddress = listenAddress

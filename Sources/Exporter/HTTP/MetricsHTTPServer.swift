@@ -15,6 +15,7 @@ final class MetricsHTTPServer: Sendable {
     private let threadPool: NIOThreadPool
     private let channel: any Channel
     private let coordinator: ScrapeCoordinator
+    private let web: WebLayer
     let configuration: HTTPServerConfiguration
     let limiter: ConnectionLimiter
 
@@ -51,6 +52,7 @@ final class MetricsHTTPServer: Sendable {
         threadPool.start()
         let limiter = ConnectionLimiter(limit: configuration.maximumConnections)
         let coordinator = ScrapeCoordinator(state: state, threadPool: threadPool)
+        let web = WebLayer(configuration: configuration.web, logger: logger)
         let landingPage = configuration.telemetryPath == "/"
             ? nil : LandingPage.html(telemetryPath: configuration.telemetryPath, version: buildVersion)
 
@@ -77,12 +79,14 @@ final class MetricsHTTPServer: Sendable {
                     channel.closeFuture.whenComplete { _ in limiter.release() }
                     try pipeline.addHandler(ConnectionDeadlineHandler(
                         headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout))
+                    try web.addTransportHandlers(to: channel)
                     try pipeline.configureHTTPServerPipeline(
                         withPipeliningAssistance: true, withErrorHandling: false,
                         withOutboundHeaderValidation: true,
                         withEncoderConfiguration: HTTPResponseEncoder.Configuration(),
                         withDecoderLimitConfiguration: limits)
                     try pipeline.addHandler(HTTPErrorResponder())
+                    try web.addHTTPHandlers(to: pipeline)
                     try pipeline.addHandler(MetricsRequestHandler(
                         telemetryPath: configuration.telemetryPath, landingPage: landingPage,
                         coordinator: coordinator, writeTimeout: configuration.writeTimeout))
@@ -97,12 +101,14 @@ final class MetricsHTTPServer: Sendable {
             // only happens on the way out, so it is not closed here a second time.
             try? threadPool.syncShutdownGracefully()
             try? group.syncShutdownGracefully()
+            web.shutdown()
             throw HTTPServerError.startFailed(configuration.listenAddress, error)
         }
         self.group = group
         self.threadPool = threadPool
         self.limiter = limiter
         self.coordinator = coordinator
+        self.web = web
     }
 
     /// Stops accepting, closes every connection (a scrape being streamed is cut short), stops
@@ -112,5 +118,6 @@ final class MetricsHTTPServer: Sendable {
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
         try? threadPool.syncShutdownGracefully()
+        web.shutdown()
     }
 }

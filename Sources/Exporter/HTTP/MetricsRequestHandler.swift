@@ -19,6 +19,8 @@ final class MetricsRequestHandler: ChannelInboundHandler {
     private var closing = false
     /// The metrics response being streamed.
     private var stream: (head: HTTPRequestHead, keepAlive: Bool, headSent: Bool)?
+    /// The format of the current metrics response (from the request's `Accept`).
+    private var format = ExpositionFormat.prometheusText
 
     init(telemetryPath: String, landingPage: String?, coordinator: ScrapeCoordinator, writeTimeout: TimeAmount) {
         self.telemetryPath = telemetryPath
@@ -72,6 +74,7 @@ final class MetricsRequestHandler: ChannelInboundHandler {
                     keepAlive: keepAlive, context: context)
             return
         }
+        format = ExpositionFormat.negotiate(accept: head.headers["Accept"])
         if head.method == .HEAD {
             // The length is unknown without rendering, and HEAD carries no body: headers only.
             let response = HTTPResponseHead(version: head.version, status: .ok, headers: metricsHeaders(keepAlive))
@@ -81,7 +84,7 @@ final class MetricsRequestHandler: ChannelInboundHandler {
         }
         stream = (head, keepAlive, false)
         coordinator.enqueue(ScrapeCoordinator.Waiter(
-            eventLoop: context.eventLoop, handler: NIOLoopBound(self, eventLoop: context.eventLoop)))
+            eventLoop: context.eventLoop, handler: NIOLoopBound(self, eventLoop: context.eventLoop), format: format))
     }
 
     // MARK: streamed metrics (called on the event loop by the coordinator)
@@ -128,7 +131,9 @@ final class MetricsRequestHandler: ChannelInboundHandler {
 
     private func metricsHeaders(_ keepAlive: Bool) -> HTTPHeaders {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: ExpositionWriter.contentType)
+        headers.add(name: "Content-Type", value: format.contentType)
+        // The body depends on these request headers (for caches between scraper and exporter).
+        headers.add(name: "Vary", value: "Accept, Accept-Encoding")
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         return headers
     }

@@ -22,6 +22,8 @@ final class ScrapeCoordinator: Sendable {
     struct Waiter: Sendable {
         let eventLoop: any EventLoop
         let handler: NIOLoopBound<MetricsRequestHandler>
+        /// What its `Accept` header chose; a batch renders once per format asked for.
+        var format: ExpositionFormat = .prometheusText
     }
 
     private struct Queue {
@@ -63,7 +65,10 @@ final class ScrapeCoordinator: Sendable {
         }
         threadPool.submit { workState in
             if case .active = workState {
-                self.stream(to: batch)
+                for format in [ExpositionFormat.prometheusText, .openMetrics] {
+                    let waiters = batch.filter { $0.format == format }
+                    if !waiters.isEmpty { self.stream(to: waiters, format: format) }
+                }
             } else {
                 for waiter in batch {
                     waiter.eventLoop.execute { waiter.handler.value.scrapeFailed() }
@@ -78,9 +83,9 @@ final class ScrapeCoordinator: Sendable {
     }
 
     /// On the scrape thread: render, and hand each chunk to every client still there.
-    private func stream(to batch: [Waiter]) {
+    private func stream(to batch: [Waiter], format: ExpositionFormat) {
         var live = batch
-        state.scrape(chunkBytes: Self.chunkBytes) { chunk in
+        state.scrape(chunkBytes: Self.chunkBytes, format: format) { chunk in
             if stopping.load(ordering: .relaxed) { live.removeAll() }
             guard !live.isEmpty else { return }
             let writes = live.map { waiter in

@@ -30,18 +30,18 @@ final class ExporterState: Sendable {
     }
 
     /// One exposition in one buffer: collect (drain and snapshot), render.
-    func scrape() -> ByteBuffer {
+    func scrape(format: ExpositionFormat = .prometheusText) -> ByteBuffer {
         renderer.withLock { renderer in
-            renderer.render(inputs(&renderer))
+            renderer.render(inputs(&renderer), format: format)
         }
     }
 
     /// The same exposition in chunks of about `chunkBytes`, each passed to `sink` as soon as
     /// it is written; `sink` may block (e.g. until a client has taken the chunk). What the
     /// chunks show was fixed before the first one: later events do not change them.
-    func scrape(chunkBytes: Int, sink: (ByteBuffer) -> Void) {
+    func scrape(chunkBytes: Int, format: ExpositionFormat = .prometheusText, sink: (ByteBuffer) -> Void) {
         renderer.withLock { renderer in
-            renderer.render(inputs(&renderer), chunkBytes: chunkBytes, sink: sink)
+            renderer.render(inputs(&renderer), chunkBytes: chunkBytes, format: format, sink: sink)
         }
     }
 

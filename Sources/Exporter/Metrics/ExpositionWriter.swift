@@ -1,16 +1,24 @@
 import NIOCore
 
-/// Writes the Prometheus text exposition format 0.0.4 into a `ByteBuffer`.
+/// Writes the Prometheus text exposition format 0.0.4, or OpenMetrics text 1.0.0, into a
+/// `ByteBuffer`. The two differ in family lines only (OpenMetrics names a counter family
+/// without `_total`, has an `info` type, escapes `"` in HELP) and in the final `# EOF`; sample
+/// lines are the same, so the flow series writer needs no format.
 ///
 /// Written by hand rather than through a client library: the flow table's series are rendered
 /// straight from binary keys (see `FlowSeriesWriter`), and the few other metrics need only
 /// HELP, TYPE and correctly escaped samples.
 struct ExpositionWriter {
-    static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+    static let contentType = ExpositionFormat.prometheusText.contentType
 
     enum MetricType: String {
         case counter, gauge
+        /// A gauge of value 1 whose labels are the information (`*_info`): OpenMetrics' info
+        /// type, a gauge in Prometheus text.
+        case info
     }
+
+    let format: ExpositionFormat
 
     private(set) var buffer: ByteBuffer
     /// With a sink, the text leaves in chunks of about `chunkBytes` as it is written, so a
@@ -18,13 +26,15 @@ struct ExpositionWriter {
     private let sink: ((ByteBuffer) -> Void)?
     private let chunkBytes: Int
 
-    init(capacity: Int = 16 * 1024) {
+    init(capacity: Int = 16 * 1024, format: ExpositionFormat = .prometheusText) {
+        self.format = format
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
         sink = nil
         chunkBytes = .max
     }
 
-    init(chunkBytes: Int, sink: @escaping (ByteBuffer) -> Void) {
+    init(chunkBytes: Int, format: ExpositionFormat = .prometheusText, sink: @escaping (ByteBuffer) -> Void) {
+        self.format = format
         self.chunkBytes = chunkBytes
         self.sink = sink
         buffer = ByteBufferAllocator().buffer(capacity: chunkBytes + FlowSeriesWriter.stretch)
@@ -37,24 +47,43 @@ struct ExpositionWriter {
         buffer = ByteBufferAllocator().buffer(capacity: chunkBytes + FlowSeriesWriter.stretch)
     }
 
-    /// Hands the rest to the sink; returns what was written when there is no sink.
+    /// Ends the exposition (`# EOF` in OpenMetrics) and hands the rest to the sink; returns what
+    /// was written when there is no sink.
     mutating func finish() -> ByteBuffer {
+        if format == .openMetrics { buffer.writeStaticString("# EOF\n") }
         guard let sink else { return buffer }
         if buffer.readableBytes > 0 { sink(buffer) }
         buffer = ByteBuffer()
         return buffer
     }
 
-    /// `# HELP` (escaped: `\` and newline) and `# TYPE` lines that start a metric family.
+    /// `# HELP` (escaped: `\` and newline; `"` too in OpenMetrics) and `# TYPE` lines that
+    /// start a metric family; `name` is the samples' name (`..._total` for a counter).
     mutating func family(_ name: String, type: MetricType, help: String) {
+        let familyName: Substring
+        let typeName: String
+        switch (format, type) {
+        case (.openMetrics, .counter) where name.hasSuffix("_total"):
+            familyName = name.dropLast(6)
+            typeName = "counter"
+        case (.openMetrics, .info) where name.hasSuffix("_info"):
+            familyName = name.dropLast(5)
+            typeName = "info"
+        case (.prometheusText, .info):
+            familyName = Substring(name)
+            typeName = "gauge"
+        default:
+            familyName = Substring(name)
+            typeName = type.rawValue
+        }
         buffer.writeStaticString("# HELP ")
-        buffer.writeString(name)
+        buffer.writeSubstring(familyName)
         buffer.writeStaticString(" ")
-        writeEscaped(help, escapingQuotes: false)
+        writeEscaped(help, escapingQuotes: format == .openMetrics)
         buffer.writeStaticString("\n# TYPE ")
-        buffer.writeString(name)
+        buffer.writeSubstring(familyName)
         buffer.writeStaticString(" ")
-        buffer.writeString(type.rawValue)
+        buffer.writeString(typeName)
         buffer.writeStaticString("\n")
         flushIfFull()
     }

@@ -35,8 +35,8 @@ struct MetricsRenderer {
     }
 
     /// The whole exposition in one buffer.
-    mutating func render(_ inputs: ScrapeInputs) -> ByteBuffer {
-        var writer = ExpositionWriter(capacity: lastBodySize + lastBodySize / 8)
+    mutating func render(_ inputs: ScrapeInputs, format: ExpositionFormat = .prometheusText) -> ByteBuffer {
+        var writer = ExpositionWriter(capacity: lastBodySize + lastBodySize / 8, format: format)
         render(inputs, to: &writer)
         lastBodySize = writer.buffer.readableBytes
         return writer.finish()
@@ -44,9 +44,12 @@ struct MetricsRenderer {
 
     /// The exposition in chunks of about `chunkBytes`, each handed to `sink` as soon as it is
     /// written (memory: a chunk or two, whatever the number of series).
-    mutating func render(_ inputs: ScrapeInputs, chunkBytes: Int, sink: (ByteBuffer) -> Void) {
+    mutating func render(
+        _ inputs: ScrapeInputs, chunkBytes: Int, format: ExpositionFormat = .prometheusText,
+        sink: (ByteBuffer) -> Void
+    ) {
         withoutActuallyEscaping(sink) { sink in
-            var writer = ExpositionWriter(chunkBytes: chunkBytes, sink: sink)
+            var writer = ExpositionWriter(chunkBytes: chunkBytes, format: format, sink: sink)
             render(inputs, to: &writer)
             _ = writer.finish()
         }
@@ -149,7 +152,7 @@ struct MetricsRenderer {
                           valueText: SecondsText.fromNanoseconds(nanoseconds))
         }
         writer.family(
-            "retrans_exporter_build_info", type: .gauge,
+            "retrans_exporter_build_info", type: .info,
             help: "Build information of the running exporter; the value is always 1.")
         writer.sample("retrans_exporter_build_info",
                       labels: [("version", buildInfo.version), ("swift_version", buildInfo.swiftVersion)],

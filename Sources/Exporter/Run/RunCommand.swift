@@ -16,6 +16,8 @@ struct RunCommand: ExporterCommand {
             .value("web.listen-address", "ADDRESS", default: ":2112",
                    help: "Address to serve on: host:port, [v6]:port, or :port for every address."),
             .value("web.telemetry-path", "PATH", default: "/metrics", help: "Path under which to serve metrics."),
+            .value("web.config.file", "PATH",
+                   help: "TLS, basic auth and headers, in exporter-toolkit's web configuration format (docs/WEB-CONFIG.md)."),
             .value("metrics.labels", "LABELS", default: FlowLabelSelection.default.description,
                    help: "Labels of the flow counters, chosen from ip_version, src_ip, src_port, dst_ip, dst_port, state."),
             .value("metrics.max-series", "N", default: "10000",
@@ -27,6 +29,7 @@ struct RunCommand: ExporterCommand {
         ])
 
     var kernel: KernelFlags
+    var webConfigFile: String?
     var serverConfiguration: HTTPServerConfiguration
     var metricsConfiguration: MetricsConfiguration
     var logLevel: Logger.Level
@@ -45,6 +48,7 @@ struct RunCommand: ExporterCommand {
             },
             maximumSeries: try arguments.defaultedInteger("metrics.max-series", in: 0...MetricsConfiguration.seriesLimit))
         logLevel = try arguments.defaultedChoice("log.level", Logger.Level.self)
+        webConfigFile = arguments.value("web.config.file")
         runAsUser = try arguments.value("run-as-user", accepts: "a user name") { try UserAccount.lookup($0) }
         do {
             try serverConfiguration.validate()
@@ -61,6 +65,15 @@ struct RunCommand: ExporterCommand {
             return handler
         }
         let logger = Logger(label: "retrans-exporter")
+        // Checked before anything else: a bad file loads nothing into the kernel.
+        var serverConfiguration = serverConfiguration
+        do {
+            serverConfiguration.web = try webConfigFile.map { path throws(WebConfigurationError) in
+                try WebConfiguration.load(path: path)
+            }
+        } catch {
+            throw commandFailure(error)
+        }
 
         // Phase 1: privileged, this thread alone.
         let socket: BPFSyscall.FileDescriptor
@@ -115,7 +128,7 @@ struct RunCommand: ExporterCommand {
             attached \(session.binding.program.name) to \(session.attachment.description); \
             \(session.ringsDescription); object \(session.objectOrigin); \
             failed retransmissions \(session.tracepointHasErr ? "reported apart" : "not reported by this kernel"); \
-            serving http://\(serverConfiguration.listenAddress)\(serverConfiguration.telemetryPath)
+            serving \(serverConfiguration.web?.tls == nil ? "http" : "https")://\(serverConfiguration.listenAddress)\(serverConfiguration.telemetryPath)
             """)
         if !session.automaticChoices.isEmpty {
             logger.info("chose \(session.binding.choice) automatically: \(session.automaticChoices.joined(separator: "; "))")
