@@ -97,7 +97,7 @@ enum ProgramLoading {
         guard let kernelBTF else {
             throw ProgramSpecError(reason: "\(attach.sectionPrefix) programs need the kernel's BTF (/sys/kernel/btf/vmlinux)")
         }
-        guard let id = try kernelBTF.vmlinux.typeID(named: name, kind: kind) else {
+        guard let id = try kernelBTF.vmlinux.typeIDs(named: name, kindNumber: kind).first else {
             throw ProgramSpecError(reason: "this kernel's BTF has no \(kind == 8 ? "typedef" : "function") `\(name)`: "
                 + "no \(attach.sectionPrefix) attach point `\(target)`")
         }

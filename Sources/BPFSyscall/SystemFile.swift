@@ -25,6 +25,10 @@ public enum SystemFile {
         guard fd >= 0 else { throw FileReadError(path: path, errno: errno) }
         defer { close(fd) }
         var bytes: [UInt8] = []
+        // A size stat knows (the kernel's BTF: 5.5 MB) is reserved at once, so the array never
+        // grows by copying; procfs and tracefs report 0, and those files are small.
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_size > 0 { bytes.reserveCapacity(min(Int(info.st_size), limit)) }
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while bytes.count < limit {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
