@@ -42,23 +42,30 @@ import Testing
         let after = dataSections(try BTFParser.parse(btf.kernelBytes).spec)
         // What clang wrote: all zero.
         #expect(before[".rodata"]?.0 == 0 && before[".maps"]?.0 == 0)
-        #expect(before[".maps"]?.1 == [0, 0])
-        // What the kernel gets.
-        let symbol = try #require(spec.symbols.first { $0.name == "tracepoint_has_err" })
-        #expect(after[".rodata"]?.0 == 4)
-        #expect(after[".rodata"]?.1 == [UInt32(symbol.value)])
-        #expect(after[".maps"]?.0 == 56)
-        #expect(after[".maps"]?.1 == [0, 24])  // events, stats: their symbol values
+        #expect(before[".maps"]?.1 == [0, 0, 0])
+        // What the kernel gets: the section sizes, and each variable at its symbol's value.
+        let rodataSymbols = ["tracepoint_has_err", "ring_wakeup_bytes", "retrans_event_layout"]
+        let rodataOffsets = try rodataSymbols.map { name in
+            UInt32(try #require(spec.symbols.first { $0.name == name }).value)
+        }
+        #expect(after[".rodata"]?.0 == 24)
+        #expect(after[".rodata"]?.1 == rodataOffsets)
+        let mapOffsets = try ["events", "ring", "stats"].map { name in
+            UInt32(try #require(spec.symbols.first { $0.name == name }).value)
+        }
+        #expect(after[".maps"]?.0 == 72)
+        #expect(after[".maps"]?.1.sorted() == mapOffsets.sorted())  // the three maps' symbol values
         #expect(after["license"]?.0 == 4)
         // Only those words changed, and the parsed types agree with the bytes.
         #expect(rawBTF.count == btf.kernelBytes.count)
-        #expect(zip(rawBTF, btf.kernelBytes).filter { $0 != $1 }.count == 4)  // 4, 56 (.maps), 24, 4 (license): one byte each
+        // One byte each: 24 and its two non-zero offsets (.rodata), 72 and its two (.maps), 4 (license).
+        #expect(zip(rawBTF, btf.kernelBytes).filter { $0 != $1 }.count == 7)
         #expect(try BTFParser.parse(btf.kernelBytes).spec.types == btf.types)
     }
 
     @Test func everyKindOfRetransIsParsedWithNames() throws {
         let btf = try #require(try Fixture.retrans.spec().btf)
-        #expect(btf.types.count == 40)
+        #expect(btf.types.count == 78)
         #expect(btf.types.first { $0.name == "tcp_retransmit_skb" }?.kind.name == "FUNC")
         let context = try #require(btf.types.first { $0.name == "tcp_retransmit_skb_ctx" })
         if case .structure(let size, let members) = context.kind {

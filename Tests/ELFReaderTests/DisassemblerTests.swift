@@ -145,13 +145,14 @@ import Testing
         let text = ProgramListing(program: program, object: spec).text
         #expect(text.hasPrefix("tcp_retransmit_skb:\n"))
         #expect(text.contains("; retrans.c:"))
-        #expect(text.contains("event.state = ctx->state;"))
-        #expect(text.contains("    32: r2 = map[events] ll\n"))
-        #expect(text.contains("    11: r1 = map_value[.rodata] + 0 ll  ; &tracepoint_has_err\n"))
+        #expect(text.contains("event->state = ctx->state;"))
+        #expect(text.contains("; retrans_output.h:"))  // emit_to_perf, inlined from the shared header
+        #expect(text.contains("    33: r2 = map[events] ll\n"))
+        #expect(text.contains("    10: r1 = map_value[.rodata] + 0 ll  ; &tracepoint_has_err\n"))
         #expect(text.contains("call bpf_perf_event_output#25"))
         #expect(text.contains("call bpf_ktime_get_boot_ns#125"))
         #expect(text.contains("call bpf_probe_read_kernel#113"))
-        #expect(text.contains("    14: if r1 == 0 goto +1 <LBB0_2>\n"))
+        #expect(text.contains("    14: if r2 == 0 goto +1 <LBB0_2>\n"))
         #expect(text.contains("\nLBB0_2:\n"))
     }
 
