@@ -4,8 +4,6 @@ import Testing
 @testable import Exporter
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// scripts/chaos.sh for real: it makes retransmissions (counted by a private

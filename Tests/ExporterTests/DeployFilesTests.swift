@@ -3,8 +3,6 @@ import KernelTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
 
 /// The deploy files checked by their own tools: promtool for Prometheus,

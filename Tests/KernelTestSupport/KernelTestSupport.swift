@@ -40,6 +40,4 @@ public enum KernelTestEnvironment {
 
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
 #endif
