@@ -10,8 +10,6 @@ final class ConnectionLimiter: Sendable {
         self.limit = limit
     }
 
-    var openConnections: Int { open.load(ordering: .relaxed) }
-
     /// Takes a slot if one is free; the caller gives it back when the connection closes.
     func acquire() -> Bool {
         var current = open.load(ordering: .relaxed)

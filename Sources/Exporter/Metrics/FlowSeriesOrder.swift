@@ -7,8 +7,6 @@ struct FlowSeriesOrder: Sendable {
     /// Series numbers in `FlowKey` order.
     private(set) var order: [UInt32] = []
 
-    var knownSeries: Int { order.count }
-
     /// Takes in the series a snapshot has beyond those already known.
     mutating func absorb(_ snapshot: FlowSnapshot) {
         let start = order.count
