@@ -78,18 +78,20 @@ public enum SystemFile {
 
     /// The entries of a directory, without `.` and `..`, with what readdir(3) says of each:
     /// its inode number and whether it is a directory (nil when the file system does not
-    /// say, `DT_UNKNOWN`: ask stat(2) then). One readdir pass, no stat per entry.
-    public static func directoryListing(_ path: String) throws(FileReadError) -> [DirectoryEntry] {
+    /// say, `DT_UNKNOWN`: ask stat(2) then). One readdir pass, no stat per entry. With
+    /// `directoriesOnly`, entries readdir knows are not directories are skipped unread.
+    public static func directoryListing(_ path: String, directoriesOnly: Bool = false) throws(FileReadError) -> [DirectoryEntry] {
         guard let directory = opendir(path) else { throw FileReadError(path: path, errno: errno) }
         defer { closedir(directory) }
         var entries: [DirectoryEntry] = []
         while let entry = readdir(directory) {
+            let type = Int(entry.pointee.d_type)
+            let isDirectory: Bool? = type == Int(DT_UNKNOWN) ? nil : type == Int(DT_DIR)
+            if directoriesOnly && isDirectory == false { continue }
             let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
                 String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
             }
             guard name != "." && name != ".." else { continue }
-            let type = Int(entry.pointee.d_type)
-            let isDirectory: Bool? = type == Int(DT_UNKNOWN) ? nil : type == Int(DT_DIR)
             entries.append(DirectoryEntry(name: name, inode: UInt64(entry.pointee.d_ino), isDirectory: isDirectory))
         }
         return entries

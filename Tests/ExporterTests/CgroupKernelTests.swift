@@ -168,6 +168,58 @@ struct CgroupKernelTests {
             """)
     }
 
+    /// A node with 10k cgroups at once, Kubernetes-shaped (1000 pods of 9 containers): the
+    /// walk's time, the memory the resolver holds, the cost of a hit; then all removed and
+    /// expired. Prints the figures; asserts only what is exact.
+    @Test func walkOfTenThousandLiveCgroups() throws {
+        let mount = try mount()
+        let cgroups = CgroupFixture(mount: mount)
+        defer { cgroups.removeAll() }
+        let classSlice = "/kubepods.slice/kubepods-besteffort.slice"
+        var containers: [(UInt64, String)] = []
+        for pod in 0..<1000 {
+            let uid = String(format: "%08x_0000_4000_8000_%012x", pod, pod)
+            let podSlice = classSlice + "/kubepods-besteffort-pod\(uid).slice"
+            for container in 0..<9 {
+                let path = podSlice + "/cri-containerd-" + String(format: "%064x", pod * 16 + container) + ".scope"
+                try cgroups.create(path)
+                containers.append((try #require(SystemFile.inode(mount.mountPoint + path)), path))
+            }
+        }
+        let rssBefore = Self.residentKilobytes()
+        var resolver = CgroupPathResolver(tree: CgroupTree(mount: mount),
+                                          configuration: .init(minimumRescanInterval: .zero, gracePeriod: .seconds(60)))
+        let start = ContinuousClock.now
+        var walks: [Duration] = []
+        for step in 0..<5 {
+            _ = resolver.refresh(now: start + .seconds(step))
+            walks.append(resolver.statistics.lastScanDuration)
+        }
+        let rssHeld = Self.residentKilobytes()
+        let held = resolver.count
+        #expect(held >= containers.count + 1000 + 2, "every container, pod and class cgroup and the root")
+        var lookups = resolver
+        let lookupTime = ContinuousClock().measure {
+            for (id, path) in containers where lookups.path(of: id, now: start + .seconds(5)) != path {
+                Issue.record("\(id) is not \(path)")
+            }
+        }
+        #expect(lookups.statistics.hits == containers.count)
+        let pathBytes = containers.reduce(0) { $0 + $1.1.utf8.count }
+        cgroups.removeAll()
+        _ = resolver.refresh(now: start + .seconds(10))
+        let expired = resolver.refresh(now: start + .seconds(71))
+        #expect(Set(containers.map(\.0)).isSubset(of: Set(expired)))
+        let sorted = walks.sorted()
+        print("""
+            cgroup walk: \(held) cgroups (\(containers.count) container scopes of 1000 pods), walk time \
+            min \(sorted[0]) median \(sorted[2]) max \(sorted[4]); \(containers.count) hits in \(lookupTime); \
+            RSS \(rssBefore) kB before the resolver, \(rssHeld) kB holding \(held) entries \
+            (paths alone \(pathBytes / 1024) kB); after removal and the grace period \(resolver.count) held, \
+            \(expired.count) expired, RSS \(Self.residentKilobytes()) kB
+            """)
+    }
+
     static func residentKilobytes() -> Int {
         guard let status = try? SystemFile.readString("/proc/self/status"),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })

@@ -44,7 +44,7 @@ struct CgroupTree: Sendable {
         while let (directory, path) = pending.popLast() {
             let entries: [DirectoryEntry]
             do {
-                entries = try SystemFile.directoryListing(directory)
+                entries = try SystemFile.directoryListing(directory, directoriesOnly: true)
             } catch {
                 if isRoot { throw .rootUnreadable(directory, errno: error.errno) }
                 // A cgroup removed since its parent was listed is churn, not a problem.
