@@ -113,9 +113,35 @@ import Testing
         #expect(resolver.statistics.misses == 10)
         #expect(resolver.statistics.resolvedByRescan == 2)
         #expect(resolver.statistics.unresolved == 8)
-        // An id no walk finds (a dying cgroup): one walk per interval, never more.
+        // An id no walk finds (a dying cgroup): one walk when due (at 1000), then none.
         for step in 501..<2000 { _ = resolver.path(of: 999, now: at(step)) }
-        #expect(tree.walks == 4)  // at 1000 and 1500
+        #expect(tree.walks == 3)
+        #expect(resolver.unknownCount == 1)
+    }
+
+    @Test func anIdNoWalkFindsWalksOncePerRetryIntervalWhileNewIdsStillWalk() {
+        let tree = FakeTree()
+        var resolver = CgroupPathResolver(
+            configuration: .init(minimumRescanInterval: .milliseconds(500), gracePeriod: .seconds(60),
+                                 unknownRetryInterval: .seconds(10), unknownLimit: 2),
+            scanner: { () throws(CgroupScanError) in try tree.scan() })
+        for step in stride(from: 0, to: 10_000, by: 100) { _ = resolver.path(of: 999, now: at(step)) }
+        #expect(tree.walks == 1)
+        tree.paths[300] = "/new"
+        #expect(resolver.path(of: 300, now: at(9_999)) == "/new")  // a new id still walks
+        #expect(tree.walks == 2)
+        #expect(resolver.path(of: 999, now: at(10_000)) == nil)  // retry due, but a walk is not yet
+        #expect(tree.walks == 2)
+        #expect(resolver.path(of: 999, now: at(10_500)) == nil)  // both due: walks again
+        #expect(tree.walks == 3)
+        // The memory of unknown ids is bounded, and refresh forgets the old ones.
+        _ = resolver.path(of: 998, now: at(11_000))
+        #expect(resolver.unknownCount == 2)
+        _ = resolver.path(of: 997, now: at(11_500))
+        #expect(tree.walks == 5)
+        #expect(resolver.unknownCount == 1)
+        _ = resolver.refresh(now: at(30_000))
+        #expect(resolver.unknownCount == 0)
     }
 
     @Test func aRemovedCgroupKeepsItsPathForTheGracePeriodThenExpires() {

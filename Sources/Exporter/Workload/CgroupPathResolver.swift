@@ -4,7 +4,10 @@
 /// The BPF program reports the socket's cgroup id (`kernfs_node.id`), which is the inode
 /// number of the cgroup's directory. The resolver keeps the last walk of the hierarchy and
 /// walks again on a miss, at most once per `minimumRescanInterval`, so a burst of events from
-/// an unknown cgroup costs one walk, not one per event. A cgroup that a walk no longer finds
+/// an unknown cgroup costs one walk, not one per event; an id a walk did not find (a dying
+/// cgroup, removed while a socket still holds it) is not worth another walk for
+/// `unknownRetryInterval`, so one such socket cannot make the resolver walk at every
+/// interval. A cgroup that a walk no longer finds
 /// keeps its path for `gracePeriod` (so its series keep their label while they are still
 /// scraped, and a late event still resolves), then `refresh` reports it expired so that its
 /// series can be dropped: pod churn does not grow memory.
@@ -16,6 +19,11 @@ struct CgroupPathResolver {
         var minimumRescanInterval: Duration = .milliseconds(500)
         /// How long a removed cgroup keeps its path (Hubble uses one minute).
         var gracePeriod: Duration = .seconds(60)
+        /// How long an id a walk did not find makes no further walk. A cgroup exists before
+        /// any socket in it, so a walk after the event that misses it means it is gone.
+        var unknownRetryInterval: Duration = .seconds(60)
+        /// Most such ids remembered; beyond that they are forgotten at once (and may walk again).
+        var unknownLimit = 4096
     }
 
     struct Statistics: Sendable, Equatable {
@@ -46,6 +54,8 @@ struct CgroupPathResolver {
     let configuration: Configuration
     private let scanner: () throws(CgroupScanError) -> CgroupScan
     private var entries: [UInt64: Entry] = [:]
+    /// Ids a walk did not find, and when.
+    private var unknown: [UInt64: ContinuousClock.Instant] = [:]
     private var lastScanAt: ContinuousClock.Instant?
     private(set) var statistics = Statistics()
     /// Why the last walk failed, for one log line; nil after a walk that worked.
@@ -63,6 +73,8 @@ struct CgroupPathResolver {
 
     /// Cgroups held: the live ones of the last walk plus the removed ones in their grace period.
     var count: Int { entries.count }
+    /// Ids remembered as not found.
+    var unknownCount: Int { unknown.count }
 
     /// The path of cgroup `id`, walking the hierarchy again on a miss if a walk is due.
     mutating func path(of id: UInt64, now: ContinuousClock.Instant = .now) -> String? {
@@ -71,11 +83,21 @@ struct CgroupPathResolver {
             return entry.path
         }
         statistics.misses += 1
-        if isScanDue(now), rescan(now: now), let entry = entries[id] {
+        if let path = walkForMiss(id, now: now) {
             statistics.resolvedByRescan += 1
-            return entry.path
+            return path
         }
         statistics.unresolved += 1
+        return nil
+    }
+
+    /// Walks for an id the cache lacks, unless a walk is not yet due or already missed it.
+    private mutating func walkForMiss(_ id: UInt64, now: ContinuousClock.Instant) -> String? {
+        if let since = unknown[id], now - since < configuration.unknownRetryInterval { return nil }
+        guard isScanDue(now), rescan(now: now) else { return nil }
+        if let entry = entries[id] { return entry.path }
+        if unknown.count >= configuration.unknownLimit { unknown.removeAll() }
+        unknown[id] = now
         return nil
     }
 
@@ -91,6 +113,7 @@ struct CgroupPathResolver {
             }
         }
         for id in expired { entries[id] = nil }
+        unknown = unknown.filter { now - $0.value < configuration.unknownRetryInterval }
         statistics.expired += expired.count
         return expired.sorted()
     }
@@ -123,6 +146,7 @@ struct CgroupPathResolver {
         statistics.lastScanUnreadable = scan.unreadable
         for (id, path) in scan.paths {
             entries[id] = Entry(path: path, vanishedAt: nil)
+            unknown[id] = nil
         }
         // A walk cut short at the tree's limit proves nothing about the cgroups it did not reach.
         guard !scan.truncated else { return true }
