@@ -75,6 +75,28 @@ struct CgroupKernelTests {
         #expect(resolver.path(of: kubernetesID, now: start + .seconds(62)) == Self.kubernetesPath)
     }
 
+    /// What a container with its own cgroup namespace sees (a shell moved into a test cgroup,
+    /// then `unshare --cgroup --mount`, mounting a cgroup2 of its own as a runtime does): the
+    /// kernel writes the host's mount root as `/../..` and the new mount's as `/`, and the
+    /// host's, which shows every cgroup, is the one chosen.
+    @Test func insideACgroupNamespaceTheHostsMountIsChosen() throws {
+        let mount = try mount()
+        let cgroups = CgroupFixture(mount: mount)
+        defer { cgroups.removeAll() }
+        let inner = "/rtx-test.slice/rtx-test-container.scope"
+        try cgroups.create(inner)
+        let target = FileManager.default.temporaryDirectory.appendingPathComponent("rtx-cgns-test.\(getpid())").path
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: target) }
+        let script = "echo $$ > '\(mount.mountPoint + inner)/cgroup.procs' && exec unshare --cgroup --mount --propagation private "
+            + "sh -c \"mount -t cgroup2 none '\(target)' && cat /proc/self/mountinfo\""
+        let mountInfo = try Command.shell(script).stdout
+        let own = try #require(mountInfo.split(separator: "\n").compactMap(MountInfoLine.init).first { $0.mountPoint == target })
+        #expect(own.root == "/" && own.fileSystemType == "cgroup2")
+        let chosen = try CgroupMount.find(inMountInfo: mountInfo)
+        #expect(chosen == CgroupMount(mountPoint: mount.mountPoint, root: "/../.."), "\(mountInfo)")
+    }
+
     /// The walk equals find(1)'s, as root and as nobody without any capability: cgroupfs is
     /// world-readable, so the resolver keeps working after the exporter drops its privileges.
     @Test func theWalkEqualsFindAsRootAndWithoutPrivileges() throws {

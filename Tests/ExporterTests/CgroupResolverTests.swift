@@ -43,6 +43,19 @@ import Testing
         #expect(try CgroupMount.find(inMountInfo: text).mountPoint == "/sys/fs/cgroup")
     }
 
+    /// A pod with its own cgroup namespace sees its own cgroup at /sys/fs/cgroup as `/`; the
+    /// host's hierarchy mounted through hostPath shows as above it (the kernel writes `/..`).
+    @Test func theHostsHierarchyWinsOverAContainersOwnView() throws {
+        let text = """
+            1200 1100 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup rw
+            1201 1100 0:26 /../../.. /host/sys/fs/cgroup ro,relatime - cgroup2 cgroup2 rw
+            """
+        let mount = try CgroupMount.find(inMountInfo: text)
+        #expect(mount.mountPoint == "/host/sys/fs/cgroup")
+        #expect(mount.height == 3)
+        #expect(mount.pathPrefix == "")
+    }
+
     @Test func aSubtreeBindMountPrefixesItsPaths() throws {
         let mount = try CgroupMount.find(inMountInfo: "60 22 0:26 /kubepods.slice /run/sub rw - cgroup2 cgroup2 rw\n")
         #expect(mount.pathPrefix == "/kubepods.slice")

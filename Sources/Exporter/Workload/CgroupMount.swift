@@ -33,8 +33,17 @@ struct CgroupMount: Sendable, Equatable {
         return try find(inMountInfo: text, path: path)
     }
 
-    /// The first cgroup2 mount of the whole hierarchy (root `/`), else the first cgroup2
-    /// mount of any subtree.
+    /// How far above the exporter's cgroup namespace root the mount starts: 0 for `/`, 3 for
+    /// `/../../..` (the host's hierarchy bind-mounted into a container with its own cgroup
+    /// namespace), -1 for a subtree `/kubepods.slice`. The BPF program's ids are global, so
+    /// the mount that shows the most of the hierarchy is the one to walk.
+    var height: Int {
+        root.split(separator: "/").reduce(0) { $0 + ($1 == ".." ? 1 : -1) }
+    }
+
+    /// The cgroup2 mount that shows the most of the hierarchy (see `height`), the first of
+    /// equals: on a host its only one; in a Kubernetes pod with the host's `/sys/fs/cgroup`
+    /// mounted too, that one rather than the pod's own view.
     static func find(inMountInfo text: String, path: String = mountInfoPath) throws(CgroupMountError) -> CgroupMount {
         var mounts: [CgroupMount] = []
         var malformed = 0
@@ -47,7 +56,8 @@ struct CgroupMount: Sendable, Equatable {
                 mounts.append(CgroupMount(mountPoint: entry.mountPoint, root: entry.root))
             }
         }
-        guard let chosen = mounts.first(where: { $0.root == "/" }) ?? mounts.first else {
+        let highest = mounts.map(\.height).max()
+        guard let chosen = mounts.first(where: { $0.height == highest }) else {
             throw .notMounted(path: path, malformedLines: malformed)
         }
         return chosen
