@@ -63,17 +63,55 @@ public enum SystemFile {
         return stat(path, &info) == 0 ? Int(info.st_size) : nil
     }
 
+    /// The inode number stat(2) reports, nil when it fails.
+    public static func inode(_ path: String) -> UInt64? {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
+    }
+
+    /// Whether stat(2) says `path` is a directory (false when it fails).
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
     /// The names in a directory, without `.` and `..`.
     public static func directoryEntries(_ path: String) throws(FileReadError) -> [String] {
+        try directoryListing(path).map(\.name)
+    }
+
+    /// The entries of a directory, without `.` and `..`, with what readdir(3) says of each:
+    /// its inode number and whether it is a directory (nil when the file system does not
+    /// say, `DT_UNKNOWN`: ask stat(2) then). One readdir pass, no stat per entry. With
+    /// `directoriesOnly`, entries readdir knows are not directories are skipped unread.
+    public static func directoryListing(_ path: String, directoriesOnly: Bool = false) throws(FileReadError) -> [DirectoryEntry] {
         guard let directory = opendir(path) else { throw FileReadError(path: path, errno: errno) }
         defer { closedir(directory) }
-        var names: [String] = []
+        var entries: [DirectoryEntry] = []
         while let entry = readdir(directory) {
+            let type = Int(entry.pointee.d_type)
+            let isDirectory: Bool? = type == Int(DT_UNKNOWN) ? nil : type == Int(DT_DIR)
+            if directoriesOnly && isDirectory == false { continue }
             let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
                 String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if name != "." && name != ".." { names.append(name) }
+            guard name != "." && name != ".." else { continue }
+            entries.append(DirectoryEntry(name: name, inode: UInt64(entry.pointee.d_ino), isDirectory: isDirectory))
         }
-        return names
+        return entries
+    }
+}
+
+/// One entry of `SystemFile.directoryListing`.
+public struct DirectoryEntry: Sendable, Equatable {
+    public var name: String
+    public var inode: UInt64
+    /// nil when readdir(3) reported `DT_UNKNOWN`.
+    public var isDirectory: Bool?
+
+    public init(name: String, inode: UInt64, isDirectory: Bool?) {
+        self.name = name
+        self.inode = inode
+        self.isDirectory = isDirectory
     }
 }

@@ -32,7 +32,7 @@ struct DeployFilesTests {
     func rulesAreValid() throws {
         let outcome = try Command.run(["promtool", "check", "rules", Self.prometheusDirectory + "/rules.yml"], check: false)
         #expect(outcome.status == 0, "\(outcome.output)")
-        #expect(outcome.output.contains("SUCCESS: 4 rules found"), "\(outcome.output)")
+        #expect(outcome.output.contains("SUCCESS: 9 rules found"), "\(outcome.output)")
     }
 
     @Test(.enabled(if: hasPromtool, "promtool not installed (Debian: apt-get install prometheus)"))
@@ -54,6 +54,34 @@ struct DeployFilesTests {
         try directory.write("rules.yml", rules.replacing(original, with: broken, maxReplacements: 1))
         try directory.write("rules_test.yml", try SystemFile.readString(Self.prometheusDirectory + "/rules_test.yml"))
         let outcome = try Command.run(["promtool", "test", "rules", directory.path + "/rules_test.yml"], check: false)
+        #expect(outcome.status != 0, "a rule with \(broken) passed the tests: \(outcome.output)")
+        #expect(outcome.output.contains("FAILED"), "\(outcome.output)")
+    }
+
+    /// The same for the per-workload rules, each broken everywhere it occurs: the pod
+    /// alert's threshold, traffic guard and `for`; the pod filter; the join with
+    /// kube_pod_info (its label, the de-duplication of kube-state-metrics replicas); the
+    /// many-to-one match of hostNetwork pods; what the sums keep.
+    @Test(.enabled(if: hasPromtool, "promtool not installed (Debian: apt-get install prometheus)"),
+          arguments: [
+              ("pod:tcp_retransmission_ratio:rate5m >= 0.02", "pod:tcp_retransmission_ratio:rate5m >= 0.08"),
+              ("[5m]) > 10\n", "[5m]) > 0\n"),
+              ("[5m]) > 10\n        for: 5m", "[5m]) > 10\n        for: 3m"),
+              ("{pod_uid!=\"\"}", ""),
+              ("\"$1\", \"uid\"", "\"$1\", \"pod\""),
+              ("max by (namespace, pod, uid) (kube_pod_info)", "kube_pod_info"),
+              ("netns) group_left\n", "netns)\n"),
+              ("sum without (cgroup, container_id) (", "sum without (cgroup, container_id, kind) ("),
+              ("sum without (kind) (", "("),
+          ])
+    func workloadRuleTestsCatchABrokenRule(original: String, broken: String) throws {
+        let rules = try SystemFile.readString(Self.prometheusDirectory + "/rules.yml")
+        #expect(rules.contains(original))
+        let directory = try ScratchDirectory()
+        defer { directory.remove() }
+        try directory.write("rules.yml", rules.replacing(original, with: broken))
+        try directory.write("rules_test.yml", try SystemFile.readString(Self.prometheusDirectory + "/rules_test.yml"))
+        let outcome = try SpawnedCommand.run(["promtool", "test", "rules", directory.path + "/rules_test.yml"])
         #expect(outcome.status != 0, "a rule with \(broken) passed the tests: \(outcome.output)")
         #expect(outcome.output.contains("FAILED"), "\(outcome.output)")
     }
