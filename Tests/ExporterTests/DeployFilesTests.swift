@@ -81,7 +81,7 @@ struct DeployFilesTests {
         defer { directory.remove() }
         try directory.write("rules.yml", rules.replacing(original, with: broken))
         try directory.write("rules_test.yml", try SystemFile.readString(Self.prometheusDirectory + "/rules_test.yml"))
-        let outcome = try SpawnedCommand.run(["promtool", "test", "rules", directory.path + "/rules_test.yml"])
+        let outcome = try Command.run(["promtool", "test", "rules", directory.path + "/rules_test.yml"], check: false)
         #expect(outcome.status != 0, "a rule with \(broken) passed the tests: \(outcome.output)")
         #expect(outcome.output.contains("FAILED"), "\(outcome.output)")
     }
