@@ -9,12 +9,12 @@ public enum RunningKernelBTF {
     /// vmlinux, plus the named modules' BTF on top of it.
     public static func target(modules: [String] = []) throws -> CORETarget {
         let vmlinux = try withContext("read the kernel's BTF") {
-            try KernelBTF(vmlinux: SystemFile.readBytes(directory + "/vmlinux"))
+            try KernelBTF(vmlinux: SystemFile.readBytesMapped(directory + "/vmlinux"))
         }
         var split: [KernelBTF] = []
         for module in modules {
             split.append(try withContext("read BTF of kernel module \(module)") {
-                try KernelBTF(module: module, bytes: SystemFile.readBytes(directory + "/" + module), base: vmlinux)
+                try KernelBTF(module: module, bytes: SystemFile.readBytesMapped(directory + "/" + module), base: vmlinux)
             })
         }
         return CORETarget(vmlinux: vmlinux, modules: split)

@@ -108,8 +108,8 @@ extension Syscalls {
                                  request.groupFD, request.flags)
         },
         ioctlInt: { fd, request, argument in cbpf_ioctl_int(fd, request, argument) },
-        mapMemory: { fd, length, offset, writable, address in
-            cbpf_mmap_shared(fd, length, offset, writable ? 1 : 0, &address)
+        mapMemory: { fd, length, offset, writable, shared, address in
+            cbpf_mmap(fd, length, offset, writable ? 1 : 0, shared ? 1 : 0, &address)
         },
         unmapMemory: { address, length in cbpf_munmap(address, length) },
         epollCreate: { cbpf_epoll_create() },

@@ -116,7 +116,18 @@ extension Syscalls {
     public func mapShared(fd: Int32, length: Int, offset: Int = 0, writable: Bool = true,
                           what: String) throws(SyscallError) -> UnsafeMutableRawPointer {
         var address: UnsafeMutableRawPointer?
-        let result = mapMemory(fd, length, offset, writable, &address)
+        let result = mapMemory(fd, length, offset, writable, true, &address)
+        guard result == 0, let address else {
+            throw SyscallError(call: "mmap(\(what), \(length) bytes)", errno: result < 0 ? -result : EINVAL)
+        }
+        return address
+    }
+
+    /// A private read-only mapping of a whole file of `length` bytes, e.g. the kernel's BTF,
+    /// which sysfs otherwise hands out 4 KiB per read(2).
+    public func mapFile(fd: Int32, length: Int, what: String) throws(SyscallError) -> UnsafeMutableRawPointer {
+        var address: UnsafeMutableRawPointer?
+        let result = mapMemory(fd, length, 0, false, false, &address)
         guard result == 0, let address else {
             throw SyscallError(call: "mmap(\(what), \(length) bytes)", errno: result < 0 ? -result : EINVAL)
         }

@@ -40,9 +40,9 @@ public struct Syscalls: Sendable {
     // MARK: perf events and their rings
     public var perfEventOpen: @Sendable (PerfEventOpenRequest) -> Int32
     public var ioctlInt: @Sendable (_ fd: Int32, _ request: UInt, _ argument: Int32) -> Int32
-    /// A shared mapping of `length` bytes of `fd` from `offset`, read-only unless `writable`;
-    /// sets `address` on success.
-    public var mapMemory: @Sendable (_ fd: Int32, _ length: Int, _ offset: Int, _ writable: Bool,
+    /// A mapping of `length` bytes of `fd` from `offset`, read-only unless `writable`, shared
+    /// (a ring) or private (a file read in place); sets `address` on success.
+    public var mapMemory: @Sendable (_ fd: Int32, _ length: Int, _ offset: Int, _ writable: Bool, _ shared: Bool,
                                      _ address: inout UnsafeMutableRawPointer?) -> Int32
     public var unmapMemory: @Sendable (_ address: UnsafeMutableRawPointer, _ length: Int) -> Int32
 

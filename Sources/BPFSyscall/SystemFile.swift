@@ -42,6 +42,21 @@ public enum SystemFile {
         return bytes
     }
 
+    /// The whole file, copied out of a private read-only mapping where the file allows one
+    /// (one copy instead of a read per page: sysfs's BTF files, since Linux 6.16); else read.
+    public static func readBytesMapped(_ path: String, syscalls: Syscalls = .kernel) throws(FileReadError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileReadError(path: path, errno: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size > 0,
+              let mapped = try? syscalls.mapFile(fd: fd, length: Int(info.st_size), what: path) else {
+            return try readBytes(path)
+        }
+        defer { syscalls.unmap(mapped, length: Int(info.st_size)) }
+        return Array(UnsafeRawBufferPointer(start: mapped, count: Int(info.st_size)))
+    }
+
     public static func readString(_ path: String) throws(FileReadError) -> String {
         String(decoding: try readBytes(path), as: UTF8.self)
     }

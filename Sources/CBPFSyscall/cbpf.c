@@ -290,10 +290,10 @@ int cbpf_eventfd_signal(int fd)
 	return write(fd, &one, sizeof(one)) < 0 ? -errno : 0;
 }
 
-int cbpf_mmap_shared(int fd, size_t length, long offset, int writable, void **address)
+int cbpf_mmap(int fd, size_t length, long offset, int writable, int shared, void **address)
 {
 	void *mapped = mmap(NULL, length, writable ? PROT_READ | PROT_WRITE : PROT_READ,
-	                    MAP_SHARED, fd, offset);
+	                    shared ? MAP_SHARED : MAP_PRIVATE, fd, offset);
 	if (mapped == MAP_FAILED)
 		return -errno;
 	*address = mapped;

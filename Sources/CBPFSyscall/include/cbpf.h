@@ -92,9 +92,9 @@ int cbpf_eventfd_signal(int fd);
 
 /* ---- mmap of a ring ----------------------------------------------------- */
 
-/* mmap(NULL, length, PROT_READ [| PROT_WRITE], MAP_SHARED, fd, offset): 0
- * with *address set, or -errno. */
-int cbpf_mmap_shared(int fd, size_t length, long offset, int writable, void **address);
+/* mmap(NULL, length, PROT_READ [| PROT_WRITE], MAP_SHARED or MAP_PRIVATE, fd,
+ * offset): 0 with *address set, or -errno. */
+int cbpf_mmap(int fd, size_t length, long offset, int writable, int shared, void **address);
 int cbpf_munmap(void *address, size_t length);
 
 /* ---- ring head and tail ------------------------------------------------- */
