@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -271,8 +272,12 @@ class Contender:
         self.process = None
         self.programs = []
 
-    def spawn(self):
-        return subprocess.Popen(self.command, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def spawn(self, stderr=subprocess.DEVNULL):
+        return subprocess.Popen(self.command, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=stderr)
+
+    def last_error_line(self):
+        lines = open(self.log_path, errors="replace").read().strip().splitlines()
+        return lines[0][:120] if lines else ""
 
     def wait_for_metrics(self, process, started, timeout=20):
         while http_status(self.port, "/metrics") != 200:
@@ -296,7 +301,9 @@ class Contender:
     def start(self):
         """Starts the long-lived process; the programs it attached are the new ids in bpftool."""
         before = bpftool_program_ids()
-        self.process = self.spawn()
+        self.log_path = f"/tmp/rtx-bn-contender-{self.port}.log"
+        with open(self.log_path, "wb") as log:
+            self.process = self.spawn(stderr=log)
         self.wait_for_metrics(self.process, time.monotonic())
         self.programs = sorted(bpftool_program_ids() - before)
 
@@ -366,9 +373,16 @@ def other_section(args, summary):
         open(stats_path, "w").write("1")
         try:
             before = {c.label: bpftool_run_stats(c.programs) for c in contenders}
+            # Sampled during the storm too: an exporter that dies mid-storm takes its programs (and
+            # their statistics) with it, so its figure is the last sample while they existed.
+            after = dict(before)
             with Storm(args.storm_flows) as storm:
-                storm.blow(args.storm_seconds)
-            after = {c.label: bpftool_run_stats(c.programs) for c in contenders}
+                sampler = threading.Thread(target=storm.blow, args=(args.storm_seconds,))
+                sampler.start()
+                while sampler.is_alive():
+                    sample_run_stats(contenders, after)
+                    sampler.join(0.1)
+            sample_run_stats(contenders, after)
         finally:
             open(stats_path, "w").write(previous)
         for contender in contenders:
@@ -379,13 +393,24 @@ def other_section(args, summary):
             counted = counted_retransmissions(contender.port) if alive else None
             summary.add(f"{contender.label}: in-kernel cost, same storm",
                         f"{per_event:.0f} ns/event over {runs} runs (programs {contender.programs}); "
-                        + (f"counts {counted:.0f} retransmissions" if counted is not None else "EXITED during the storm"))
+                        + (f"counts {counted:.0f} retransmissions" if counted is not None
+                           else f"EXITED during the storm (code {contender.process.returncode}: "
+                                f"{contender.last_error_line()})"))
     finally:
         for contender in contenders:
             if contender.process is not None:
                 stop(contender.process)
+                os.unlink(contender.log_path)
     for contender in (contenders[0], contenders[-1]):
         summary.add(f"{contender.label}: binary size stripped", f"{contender.stripped_mb():.1f} MB")
+
+
+def sample_run_stats(contenders, latest):
+    """Updates each contender's (run_time_ns, run_cnt) while its programs still exist."""
+    for contender in contenders:
+        time_ns, count = bpftool_run_stats(contender.programs)
+        if count >= latest[contender.label][1]:
+            latest[contender.label] = (time_ns, count)
 
 
 def counted_retransmissions(port):
