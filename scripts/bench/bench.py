@@ -21,10 +21,12 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from exporter_process import ExporterProcess, http_status  # noqa: E402
+from exporter_process import ExporterProcess, http_status, parse_exposition  # noqa: E402
 from storm import Storm  # noqa: E402
 
 HTTP_PORT = 21300
@@ -256,69 +258,172 @@ def memory_parts(exporter):
     return f"anon {anonymous / 1024:.1f} + files {files / 1024:.1f}"
 
 
-# MARK: 8. the same figures for another exporter
+# MARK: 8. side by side with another exporter
+
+class Contender:
+    """One exporter of the side-by-side table: its command line (`{port}` replaced), working
+    directory, the BPF programs it attached, and a process kept running for the idle and storm figures."""
+
+    def __init__(self, label, command, port, cwd=None):
+        self.label = label
+        self.port = port
+        self.command = [part.replace("{port}", str(port)) for part in command]
+        self.cwd = cwd
+        self.process = None
+        self.programs = []
+
+    def spawn(self, stderr=subprocess.DEVNULL):
+        return subprocess.Popen(self.command, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=stderr)
+
+    def last_error_line(self):
+        lines = open(self.log_path, errors="replace").read().strip().splitlines()
+        return lines[0][:120] if lines else ""
+
+    def wait_for_metrics(self, process, started, timeout=20):
+        while http_status(self.port, "/metrics") != 200:
+            if time.monotonic() > started + timeout or process.poll() is not None:
+                raise RuntimeError(f"{self.label}: {' '.join(self.command)} did not serve /metrics on port {self.port}")
+            time.sleep(0.0002)
+
+    def start_up_times(self, runs):
+        """exec -> first /metrics 200 (ms), sorted."""
+        times = []
+        for _ in range(runs):
+            started = time.monotonic()
+            process = self.spawn()
+            try:
+                self.wait_for_metrics(process, started)
+                times.append((time.monotonic() - started) * 1000)
+            finally:
+                stop(process)
+        return sorted(times)
+
+    def start(self):
+        """Starts the long-lived process; the programs it attached are the new ids in bpftool."""
+        before = bpftool_program_ids()
+        self.log_path = f"/tmp/rtx-bn-contender-{self.port}.log"
+        with open(self.log_path, "wb") as log:
+            self.process = self.spawn(stderr=log)
+        self.wait_for_metrics(self.process, time.monotonic())
+        self.programs = sorted(bpftool_program_ids() - before)
+
+    def rss_mib(self):
+        return int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{self.process.pid}/status").read()).group(1)) / 1024
+
+    def threads(self):
+        return len(os.listdir(f"/proc/{self.process.pid}/task"))
+
+    def stripped_mb(self):
+        binary = os.path.join(self.cwd or os.getcwd(), self.command[0])
+        stripped = f"/tmp/rtx-bn-other-{os.getpid()}"
+        shutil.copy(binary, stripped)
+        subprocess.run(["strip", "--strip-all", stripped], check=False)
+        size = os.path.getsize(stripped)
+        os.unlink(stripped)
+        return size / 1e6
+
+
+def stop(process):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
 
 def other_section(args, summary):
-    """Another exporter, named by RETRANS_BENCH_OTHER ("binary [args...]", `{port}` replaced by the
-    port, RETRANS_BENCH_OTHER_PORT, default 2112): exec -> first /metrics 200, idle RSS after 20
-    scrapes, stripped size, and its programs' in-kernel ns/event during the storm (bpftool, with
-    kernel.bpf_stats_enabled set for the measurement and restored after)."""
+    """Side by side, same method for all: this exporter (default, and tracepoint + perf rings) and
+    another one named by RETRANS_BENCH_OTHER ("binary [args...]", `{port}` replaced by the port,
+    RETRANS_BENCH_OTHER_PORT, default 2112; RETRANS_BENCH_OTHER_CWD, its working directory, for an
+    exporter that opens files by relative path). Figures: exec -> first /metrics 200 (median of
+    --startup-runs), idle RSS after 20 scrapes, stripped size, and in-kernel ns/event of each one's
+    programs during ONE storm with all of them attached (bpftool, kernel.bpf_stats_enabled set for the
+    measurement and restored after)."""
     command_text = os.environ.get(OTHER_ENV)
     if not command_text:
         print(f"  skipped: set {OTHER_ENV} to compare another exporter")
         return
     port = int(os.environ.get(OTHER_ENV + "_PORT", "2112"))
-    command = [part.replace("{port}", str(port)) for part in command_text.split()]
-    heading(f"8. another exporter: {' '.join(command)} (port {port})")
-    before_programs = bpftool_program_ids()
-    times = []
-    for _ in range(args.startup_runs):
-        started = time.monotonic()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = started + 20
-            while http_status(port, "/metrics") != 200:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"{command[0]} did not serve /metrics on port {port}")
-                time.sleep(0.0002)
-            times.append((time.monotonic() - started) * 1000)
-        finally:
-            process.terminate()
-            process.wait()
-    times.sort()
-    summary.add("other: exec -> first /metrics 200", f"{times[len(times) // 2]:.1f} ms median (min {times[0]:.1f})")
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    binary = os.path.abspath(args.binary)
+    ours = [binary, "run", "--web.listen-address", "127.0.0.1:{port}"]
+    contenders = [
+        Contender("this exporter (default: auto)", ours, HTTP_PORT + 40),
+        Contender("this exporter (tracepoint, perf)", ours + ["--bpf.attach", "tracepoint", "--ring.kind", "perf"],
+                  HTTP_PORT + 41),
+        Contender("other", command_text.split(), port, os.environ.get(OTHER_ENV + "_CWD")),
+    ]
+    heading(f"8. side by side with {' '.join(contenders[-1].command)} (port {port}): same method for each")
+    for contender in contenders:
+        times = contender.start_up_times(args.startup_runs)
+        summary.add(f"{contender.label}: exec -> first /metrics 200",
+                    f"{times[len(times) // 2]:.1f} ms median of {len(times)} (min {times[0]:.1f}, max {times[-1]:.1f})")
     try:
-        while http_status(port, "/metrics") != 200:
-            time.sleep(0.01)
-        programs = sorted(bpftool_program_ids() - before_programs)
-        for _ in range(20):
-            http_status(port, "/metrics")
+        for contender in contenders:
+            contender.start()
+            for _ in range(20):
+                http_status(contender.port, "/metrics")
         time.sleep(1)
-        rss = int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{process.pid}/status").read()).group(1))
-        summary.add("other: idle RSS after 20 scrapes", f"{rss / 1024:.1f} MiB")
-        if programs:
-            stats_path = "/proc/sys/kernel/bpf_stats_enabled"
-            previous = open(stats_path).read().strip()
-            open(stats_path, "w").write("1")
-            try:
-                before = bpftool_run_stats(programs)
-                with Storm(args.storm_flows) as storm:
-                    storm.blow(args.storm_seconds)
-                after = bpftool_run_stats(programs)
-            finally:
-                open(stats_path, "w").write(previous)
-            runs = after[1] - before[1]
-            per_event = (after[0] - before[0]) / runs if runs else float("nan")
-            summary.add("other: in-kernel cost", f"{per_event:.0f} ns/event over {runs} runs (programs {programs})")
+        for contender in contenders:
+            summary.add(f"{contender.label}: idle RSS after 20 scrapes",
+                        f"{contender.rss_mib():.1f} MiB, {contender.threads()} threads")
+        stats_path = "/proc/sys/kernel/bpf_stats_enabled"
+        previous = open(stats_path).read().strip()
+        open(stats_path, "w").write("1")
+        try:
+            before = {c.label: bpftool_run_stats(c.programs) for c in contenders}
+            # Sampled during the storm too: an exporter that dies mid-storm takes its programs (and
+            # their statistics) with it, so its figure is the last sample while they existed.
+            after = dict(before)
+            with Storm(args.storm_flows) as storm:
+                sampler = threading.Thread(target=storm.blow, args=(args.storm_seconds,))
+                sampler.start()
+                while sampler.is_alive():
+                    sample_run_stats(contenders, after)
+                    sampler.join(0.1)
+            sample_run_stats(contenders, after)
+        finally:
+            open(stats_path, "w").write(previous)
+        for contender in contenders:
+            alive = contender.process.poll() is None
+            time_ns = after[contender.label][0] - before[contender.label][0]
+            runs = after[contender.label][1] - before[contender.label][1]
+            per_event = time_ns / runs if runs else float("nan")
+            counted = counted_retransmissions(contender.port) if alive else None
+            summary.add(f"{contender.label}: in-kernel cost, same storm",
+                        f"{per_event:.0f} ns/event over {runs} runs (programs {contender.programs}); "
+                        + (f"counts {counted:.0f} retransmissions" if counted is not None
+                           else f"EXITED during the storm (code {contender.process.returncode}: "
+                                f"{contender.last_error_line()})"))
     finally:
-        process.terminate()
-        process.wait()
-    stripped = f"/tmp/rtx-bn-other-{os.getpid()}"
-    shutil.copy(command[0], stripped)
-    subprocess.run(["strip", stripped], check=False)
-    summary.add("other: binary size stripped", f"{os.path.getsize(stripped) / 1e6:.1f} MB")
-    os.unlink(stripped)
+        for contender in contenders:
+            if contender.process is not None:
+                stop(contender.process)
+                os.unlink(contender.log_path)
+    for contender in (contenders[0], contenders[-1]):
+        summary.add(f"{contender.label}: binary size stripped", f"{contender.stripped_mb():.1f} MB")
+
+
+def sample_run_stats(contenders, latest):
+    """Updates each contender's (run_time_ns, run_cnt) while its programs still exist."""
+    for contender in contenders:
+        time_ns, count = bpftool_run_stats(contender.programs)
+        if count >= latest[contender.label][1]:
+            latest[contender.label] = (time_ns, count)
+
+
+def counted_retransmissions(port):
+    """What the exporter itself reports: our events counter, or the sum of the original's counter."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            totals = parse_exposition(response.read().decode())
+    except OSError:
+        return None
+    for name in ("retrans_exporter_events_received_total", "tcp_retransmissions_total"):
+        if name in totals:
+            return totals[name]
+    return None
 
 
 def bpftool_program_ids():
