@@ -136,6 +136,7 @@ struct RunCommand: ExporterCommand {
         for warning in session.object.warnings { logger.warning("\(warning)") }
         for step in steps.steps {
             if case .degraded(let text) = step.outcome { logger.notice("\(text)") }
+            logger.debug("start-up step \(step.name) took \(step.duration)")
         }
         do {
             try Privileges.verifyAllThreads(after: dropped)

@@ -13,6 +13,8 @@ struct StartupSteps: Sendable {
     struct Step: Sendable, Equatable {
         var name: String
         var outcome: Outcome
+        /// How long it took (for the debug log: where start-up time goes).
+        var duration: Duration = .zero
     }
 
     private(set) var steps: [Step] = []
@@ -21,12 +23,14 @@ struct StartupSteps: Sendable {
     /// error it threw, which is rethrown.
     mutating func run<Result: ~Copyable>(_ name: String, _ body: () throws -> Result,
                                          detail: (borrowing Result) -> String) throws -> Result {
+        let clock = ContinuousClock()
+        let start = clock.now
         do {
             let result = try body()
-            steps.append(Step(name: name, outcome: .done(detail(result))))
+            steps.append(Step(name: name, outcome: .done(detail(result)), duration: clock.now - start))
             return result
         } catch {
-            steps.append(Step(name: name, outcome: .failed("\(error)")))
+            steps.append(Step(name: name, outcome: .failed("\(error)"), duration: clock.now - start))
             throw error
         }
     }
