@@ -61,29 +61,6 @@ extension KernelTests {
             }
         }
 
-        /// Waits until no socket of the flow can retransmit any more: every one is
-        /// gone or in TIME-WAIT. A FIN whose ACK was dropped is retransmitted after
-        /// the transfer returned; deleting the namespaces does not stop that at once
-        /// (their sockets are destroyed asynchronously), and the two counts must
-        /// cover the same retransmissions.
-        func waitUntilFlowIsQuiet(_ lab: VethNamespaces, port: UInt16) throws {
-            let deadline = Date().addingTimeInterval(30)
-            while true {
-                var active: [String] = []
-                for namespace in [lab.sender, lab.receiver] {
-                    let listing = try Command.run(["ip", "netns", "exec", namespace, "ss", "-Htan", "state", "all",
-                                                   "( sport = :\(port) or dport = :\(port) )"])
-                    active += listing.stdout.split(separator: "\n").map(String.init)
-                        .filter { !$0.hasPrefix("TIME-WAIT") && !$0.hasPrefix("LISTEN") }
-                }
-                if active.isEmpty { return }
-                guard Date() < deadline else {
-                    throw ProducerFixtureError(reason: "flow on port \(port) still active after 30 s: \(active)")
-                }
-                usleep(50_000)
-            }
-        }
-
         func program(_ object: borrowing LoadedObject, _ name: String) -> LoadedProgram? { object.program(named: name) }
 
         @Test(arguments: cases)
@@ -131,7 +108,7 @@ extension KernelTests {
             defer { ftrace.remove() }
 
             try BulkTransfer(lab: lab, family: family, port: Self.port, bytes: 4 << 20, senderCPU: cpu).run()
-            try waitUntilFlowIsQuiet(lab, port: Self.port)
+            try lab.waitUntilQuiet(port: Self.port)
             lab.delete()
             let expected = try ftrace.stopAndCount()
             let info = try program.info()

@@ -111,6 +111,7 @@ struct DeploymentTests {
 
         try BulkTransfer(lab: lab, family: .ipv4, port: port, bytes: 4 << 20).run()
         try BulkTransfer(lab: lab, family: .ipv6, port: port, bytes: 4 << 20).run()
+        try lab.waitUntilQuiet(port: port)
         lab.delete()  // no socket left to retransmit
         let recorded = try ftrace.stopAndCount()
         let truth = FtraceRetransmissions(lines: try ftrace.lines())

@@ -86,7 +86,7 @@ struct LossyFlow {
         defer { ftrace.remove() }
 
         try BulkTransfer(lab: lab, family: family, port: port, bytes: bytes).run()
-        try waitUntilQuiet(lab)
+        try lab.waitUntilQuiet(port: port)
         lab.delete()
         try ftrace.stop()
         let overruns = try ftrace.overruns().filter { $0.value != 0 }
@@ -94,22 +94,6 @@ struct LossyFlow {
         let hits = try ftrace.lines().map { try TracepointHit(ftraceLine: $0) }
         let addresses = family == .ipv4 ? (lab.senderIPv4, lab.receiverIPv4) : (lab.senderIPv6, lab.receiverIPv6)
         return (hits, addresses)
-    }
-
-    /// Waits until every socket of the flow is gone or in TIME-WAIT: a FIN whose ACK
-    /// was dropped is retransmitted after the transfer returned, and deleting a
-    /// namespace destroys its sockets asynchronously.
-    private func waitUntilQuiet(_ lab: VethNamespaces) throws {
-        try poll(timeout: 30, "the flow on port \(port) to close") { () -> Bool? in
-            var active: [String] = []
-            for namespace in [lab.sender, lab.receiver] {
-                let listing = try Command.run(["ip", "netns", "exec", namespace, "ss", "-Htan", "state", "all",
-                                               "( sport = :\(port) or dport = :\(port) )"])
-                active += listing.stdout.split(separator: "\n").map(String.init)
-                    .filter { !$0.hasPrefix("TIME-WAIT") && !$0.hasPrefix("LISTEN") }
-            }
-            return active.isEmpty ? true : nil
-        }
     }
 }
 

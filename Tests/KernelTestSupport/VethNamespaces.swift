@@ -1,3 +1,4 @@
+import Foundation
 /// Two network namespaces, `<name>-snd` and `<name>-rcv`, joined by a veth pair
 /// (`veth0` on both sides), with IPv4 and IPv6 addresses:
 ///
@@ -82,6 +83,29 @@ public final class VethNamespaces: @unchecked Sendable {
         try Command.run(["ip", "netns", "exec", receiver] + arguments, timeout: timeout, check: check)
     }
 
+    /// Waits (up to `seconds`) until no socket of the flow on `port` can retransmit any more:
+    /// every one is gone or in TIME-WAIT. A FIN whose ACK was dropped is retransmitted after the
+    /// transfer returned, and deleting the namespaces destroys their sockets asynchronously, so
+    /// call this before `delete()` whenever a count of the flow must be final (ftrace against an
+    /// exporter's count: a hit after one of them stopped counting would be in only the other).
+    public func waitUntilQuiet(port: UInt16, seconds: Double = 30) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            var active: [String] = []
+            for namespace in [sender, receiver] {
+                let listing = try Command.run(["ip", "netns", "exec", namespace, "ss", "-Htan", "state", "all",
+                                               "( sport = :\(port) or dport = :\(port) )"])
+                active += listing.stdout.split(separator: "\n").map(String.init)
+                    .filter { !$0.hasPrefix("TIME-WAIT") && !$0.hasPrefix("LISTEN") }
+            }
+            if active.isEmpty { return }
+            guard Date() < deadline else {
+                throw FlowStillActive(port: port, seconds: seconds, sockets: active)
+            }
+            usleep(50_000)
+        }
+    }
+
     /// Deletes both namespaces (and with them the veth pair, rules and sockets). Idempotent.
     public func delete() {
         guard !deleted else { return }
@@ -92,4 +116,11 @@ public final class VethNamespaces: @unchecked Sendable {
     }
 
     deinit { delete() }
+}
+
+public struct FlowStillActive: Error, CustomStringConvertible {
+    public var port: UInt16
+    public var seconds: Double
+    public var sockets: [String]
+    public var description: String { "flow on port \(port) still active after \(seconds) s: \(sockets)" }
 }
