@@ -181,6 +181,11 @@ def measure(args, attach, co_tenant, index):
         "attach": attach, "co_tenant": co_tenant, "ftrace": hits, "received": int(received),
         "misses": int(misses), "ns_per_event": seconds * 1e9 / runs if runs else float("nan"),
         "runs": int(runs),
+        # Host-wide accounting, to tell a loss in the rings from a hit the program never saw.
+        "received_all": int(metrics.get("retrans_exporter_events_received_total", 0)),
+        "emitted": int(metrics.get("retrans_exporter_bpf_emitted_total", 0)),
+        "emit_failed": int(metrics.get("retrans_exporter_bpf_emit_failed_total", 0)),
+        "decode_errors": int(metrics.get("retrans_exporter_decode_errors_total", 0)),
         "identity": int(received) <= hits and hits - int(received) <= int(misses),
     }
 
@@ -198,7 +203,9 @@ def cotenancy_section(args, summary):
             rows.append(row)
             summary.add(f"co-tenancy, {attach}, beside {co_tenant}",
                         f"ftrace {row['ftrace']}, received {row['received']}, recursion misses {row['misses']}, "
-                        f"{row['ns_per_event']:.0f} ns/event over {row['runs']} runs",
+                        f"{row['ns_per_event']:.0f} ns/event over {row['runs']} runs; host-wide received "
+                        f"{row['received_all']}, emitted {row['emitted']}, emit failed {row['emit_failed']}, "
+                        f"decode errors {row['decode_errors']}",
                         "ftrace == received + misses (misses host-wide)", row["identity"])
     print("\n  | attachment | co-tenant | ftrace hits | received | recursion misses | ns/event |")
     print("  |---|---|---:|---:|---:|---:|")
