@@ -9,6 +9,7 @@ packages=(
   iproute2 nftables              # test hosts in network namespaces, packet loss
   prometheus                     # real Prometheus and promtool in end-to-end tests
   bpftool bpftrace               # independent witnesses in tests
+  libbpf-tools                   # softirqs: a BTF tracing co-tenant in bench.py --only cotenancy
   curl procps util-linux        # curl, ps, setpriv/taskset in tests
   python3 python3-yaml           # traffic generators, YAML checks in tests
   dpkg-dev binutils lintian      # make deb (dpkg-shlibdeps, strip) and its lint in tests

@@ -1,4 +1,7 @@
 import CBPFSyscall
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `struct bpf_prog_info`, the parts this project reads.
 public struct ProgramInfo: Sendable, Equatable {
@@ -18,6 +21,8 @@ public struct ProgramInfo: Sendable, Equatable {
     public var btfID: UInt32
     public var funcInfoCount: UInt32
     public var lineInfoCount: UInt32
+    /// Bytes of the program's translated instructions (`xlated_prog_len`); 0 for callers without CAP_BPF.
+    public var translatedLength: UInt32
 
     /// Nanoseconds per run, nil before the first counted run.
     public var averageRunTimeNanoseconds: Double? {
@@ -44,7 +49,24 @@ extension Syscalls {
             id: info.id, type: info.type, name: cString(info.name), tag: hex(info.tag),
             runTimeNanoseconds: info.run_time_ns, runCount: info.run_cnt,
             recursionMisses: info.recursion_misses, verifiedInstructions: info.verified_insns,
-            btfID: info.btf_id, funcInfoCount: info.nr_func_info, lineInfoCount: info.nr_line_info)
+            btfID: info.btf_id, funcInfoCount: info.nr_func_info, lineInfoCount: info.nr_line_info,
+            translatedLength: info.xlated_prog_len)
+    }
+
+    /// The program's instructions after the verifier's rewrites, as `bpftool prog dump xlated`
+    /// reads them: a second info call with a buffer of the size the first one reported. Map
+    /// references hold map ids (and offsets), helper calls the kernel's call offsets.
+    public func translatedInstructions(_ fd: Int32) throws(SyscallError) -> [UInt8] {
+        let call = "BPF_OBJ_GET_INFO_BY_FD(xlated_prog_insns)"
+        let length = try programInfo(fd).translatedLength
+        var instructions = [UInt8](repeating: 0, count: Int(length))
+        var fullLength: UInt32 = 0
+        _ = try Self.check(programInstructions(fd, &instructions, &fullLength), call)
+        guard length > 0, fullLength == length, instructions.count == Int(length) else {
+            throw SyscallError(call: call, errno: EPERM, advice: "the kernel withheld the translated instructions "
+                + "(\(fullLength) of \(length) bytes): reading them needs CAP_BPF, and CAP_SYS_ADMIN when the JIT blinds constants")
+        }
+        return instructions
     }
 
     public func mapInfo(_ fd: Int32) throws(SyscallError) -> MapInfo {

@@ -32,6 +32,13 @@ public final class LoadedProgram: Sendable {
         try withContext("read info of program `\(name)`") { try syscalls.programInfo(fd) }
     }
 
+    /// The instructions the kernel runs, after the verifier's rewrites (what `bpftool prog dump xlated` shows).
+    public func translatedInstructions() throws -> [Instruction] {
+        try withContext("read translated instructions of program `\(name)`") {
+            try Instruction.slots(of: try syscalls.translatedInstructions(fd), context: "translated instructions of `\(name)`")
+        }
+    }
+
     /// Attaches where its section says: a tracepoint's perf event, or a tracing program's BTF target.
     public func attachAnyKind(method: AttachMethod = .automatic, tracefs: Tracefs? = nil) throws -> ProgramAttachment {
         if case .tracing(let attach, let target) = kind {

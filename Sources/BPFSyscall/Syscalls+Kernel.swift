@@ -87,6 +87,13 @@ extension Syscalls {
             if result == 0, Int(length) < info.count { info.removeLast(info.count - Int(length)) }
             return result
         },
+        programInstructions: { fd, instructions, fullLength in
+            var length = UInt32(clamping: instructions.count)
+            let result = instructions.withUnsafeMutableBytes { cbpf_prog_get_xlated_insns(fd, $0.baseAddress, &length) }
+            fullLength = result == 0 ? length : 0
+            if result == 0, Int(length) < instructions.count { instructions.removeLast(instructions.count - Int(length)) }
+            return result
+        },
         enableStats: { type in cbpf_enable_stats(type) },
         nextID: { kind, start, next in
             switch kind {

@@ -32,6 +32,11 @@ public struct Syscalls: Sendable {
     public var rawTracepointOpen: @Sendable (_ programFD: Int32) -> Int32
     /// `info` is sized to the struct the caller wants; on success it is cut to what the kernel wrote.
     public var objectInfo: @Sendable (_ fd: Int32, _ info: inout [UInt8]) -> Int32
+    /// A program's translated (post-verifier) instructions into `instructions`, sized to the
+    /// buffer; on success cut to what the kernel wrote, empty if it withheld them. Returns 0 or
+    /// `-errno`; `fullLength` is the kernel's size in bytes (larger than the buffer: truncated).
+    public var programInstructions: @Sendable (_ fd: Int32, _ instructions: inout [UInt8],
+                                               _ fullLength: inout UInt32) -> Int32
     public var enableStats: @Sendable (_ type: UInt32) -> Int32
     /// The id after `start` of a program, map or link; -ENOENT at the end.
     public var nextID: @Sendable (_ kind: KernelObjectKind, _ start: UInt32, _ next: inout UInt32) -> Int32

@@ -166,6 +166,19 @@ int cbpf_obj_get_info_by_fd(int fd, void *info, uint32_t *info_len)
 	return ret;
 }
 
+int cbpf_prog_get_xlated_insns(int prog_fd, void *insns, uint32_t *insns_len)
+{
+	struct bpf_prog_info info;
+	uint32_t info_len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	info.xlated_prog_len = *insns_len;
+	info.xlated_prog_insns = PTR(insns);
+	int ret = cbpf_obj_get_info_by_fd(prog_fd, &info, &info_len);
+	if (ret == 0)
+		*insns_len = info.xlated_prog_insns ? info.xlated_prog_len : 0;
+	return ret;
+}
+
 int cbpf_enable_stats(uint32_t stats_type)
 {
 	union bpf_attr attr;

@@ -39,6 +39,11 @@ extension Instruction {
         return instructions
     }
 
+    /// Decodes 8-byte slots from anywhere (a kernel's dump of a loaded program, say); `context` names them in errors.
+    public static func slots(of bytes: [UInt8], context: String) throws(ObjectReadError) -> [Instruction] {
+        try decodeAll(bytes, section: context)
+    }
+
     public var isLoadImmediate64: Bool { opcode == BPFOpcode.loadImmediate64 }
     public var isCall: Bool { opcode == BPFOpcode.call }
     /// A bpf-to-bpf call: `imm` is the distance to the callee, in slots, minus one.

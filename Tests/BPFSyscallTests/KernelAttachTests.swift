@@ -49,11 +49,15 @@ extension KernelTests {
 
             #expect(flowCount > 0, "the lossy transfer caused no retransmission: is the nftables drop working?")
             #expect(emitted == 0, "no ring reader: every perf output must fail")
-            #expect(UInt64(flowCount) <= failed, "program missed retransmissions of the test flow")
+            // A hit the kernel skipped (another BPF program running on that CPU: a co-tenant on
+            // a shared host) is declared in recursion_misses, host-wide.
+            #expect(UInt64(flowCount) <= failed + info.recursionMisses,
+                    "program missed retransmissions of the test flow (\(info.recursionMisses) declared misses)")
             #expect(failed <= UInt64(hostCount), "program ran more often than the tracepoint fired")
             #expect(info.runCount == emitted + failed, "run_cnt and the program's own count disagree")
             let cost = info.averageRunTimeNanoseconds.map { String(format: "%.0f", $0) } ?? "-"
-            print("retrans.o \(family.rawValue) cpu \(cpu): flow \(flowCount), program \(failed), host \(hostCount);"
+            print("retrans.o \(family.rawValue) cpu \(cpu): flow \(flowCount), program \(failed), host \(hostCount),"
+                  + " recursion misses \(info.recursionMisses);"
                   + " in-kernel \(cost) ns/event over \(info.runCount) runs (perf output failing fast)")
             statistics.close()
         }
@@ -120,7 +124,9 @@ extension KernelTests {
             let flowCount = try flow.stopAndCount()
             let runs = try object.requiredMap("stats").perCPUCounters(index: 1).reduce(0) { $0 + $1.count }
             #expect(flowCount > 0)
-            #expect(runs >= UInt64(flowCount), "the ioctl-attached program did not run for every retransmission")
+            let misses = try program.info().recursionMisses
+            #expect(runs + misses >= UInt64(flowCount),
+                    "the ioctl-attached program did not run for every retransmission (\(misses) declared misses)")
 
             attachment.close()
             #expect(try Bpftool.perfAttachments().allSatisfy { $0.int("prog_id") != Int(id) }, "closing detaches")

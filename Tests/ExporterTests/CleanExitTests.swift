@@ -42,19 +42,18 @@ struct CleanExitTests {
         #expect(heldAgain.programIDs.isDisjoint(with: held.programIDs), "a new program, not a survivor")
 
         try BulkTransfer(lab: lab, family: .ipv4, port: port, bytes: 4 << 20).run()
+        try lab.waitUntilQuiet(port: port)
         lab.delete()
         let recorded = try ftrace.stopAndCount()
         let truth = try ftrace.retransmissions()
         let metrics = try second.scrape()
-        let flow: ([String: String]) -> Bool = { $0["src_port"] == "\(port)" || $0["dst_port"] == "\(port)" }
         #expect(recorded > 0)
-        #expect(metrics.sum("tcp_retransmissions_total", where: flow) == Double(truth.succeeded))
-        #expect(metrics.sum("tcp_retransmission_failures_total", where: flow) == Double(truth.failed))
+        let counts = metrics.expectFlowCounts(truth, port: port)
 
         #expect(second.stop(SIGTERM).status == 0, "\(second.log)")
         let leftAfterTerm = try heldAgain.waitUntilUnloaded(timeout: 5)
         #expect(leftAfterTerm.isEmpty, "still loaded after SIGTERM: \(leftAfterTerm)")
-        print("SIGKILL: \(held) all gone; restart: \(heldAgain), flow \(port) \(truth.succeeded) + \(truth.failed) failed"
-              + " = ftrace; SIGTERM: all gone")
+        print("SIGKILL: \(held) all gone; restart: \(heldAgain), flow \(port): ftrace \(truth.succeeded) + \(truth.failed) failed,"
+              + " exporter \(counts.counted) + \(counts.failed), recursion misses \(counts.missed); SIGTERM: all gone")
     }
 }

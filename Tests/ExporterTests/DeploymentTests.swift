@@ -111,8 +111,6 @@ struct DeploymentTests {
 
         try BulkTransfer(lab: lab, family: .ipv4, port: port, bytes: 4 << 20).run()
         try BulkTransfer(lab: lab, family: .ipv6, port: port, bytes: 4 << 20).run()
-        // A FIN whose ACK was dropped is retransmitted after the transfer returned: both counts
-        // must cover the same retransmissions.
         try lab.waitUntilQuiet(port: port)
         lab.delete()  // no socket left to retransmit
         let recorded = try ftrace.stopAndCount()

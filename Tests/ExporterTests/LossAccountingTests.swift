@@ -125,7 +125,8 @@ struct LossAccountingTests {
             try BulkTransfer(lab: lab, family: .ipv4, port: port, bytes: 8 << 20).run()
             transfers += 1
         }
-        try lab.waitUntilQuiet(port: port)  // a late FIN retransmission would land after the scrape
+        // Quiet before either count stops: a hit after the scrape would be ftrace's alone.
+        try lab.waitUntilQuiet(port: port)
         lab.delete()
         let metrics = try exporter.scrape()
         #expect(exporter.stop().status == 0)

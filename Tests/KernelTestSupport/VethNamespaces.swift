@@ -1,8 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Two network namespaces, `<name>-snd` and `<name>-rcv`, joined by a veth pair
 /// (`veth0` on both sides), with IPv4 and IPv6 addresses:
 ///
@@ -87,11 +83,13 @@ public final class VethNamespaces: @unchecked Sendable {
         try Command.run(["ip", "netns", "exec", receiver] + arguments, timeout: timeout, check: check)
     }
 
-    /// Waits until every socket on `port` in both namespaces is gone or in TIME-WAIT: a FIN
-    /// whose ACK was dropped is retransmitted after the transfer returned, and deleting the
-    /// namespaces destroys their sockets asynchronously, so an exact count must wait for this.
-    public func waitUntilQuiet(port: UInt16, timeout: Double = 30) throws {
-        let deadline = Date().addingTimeInterval(timeout)
+    /// Waits (up to `seconds`) until no socket of the flow on `port` can retransmit any more:
+    /// every one is gone or in TIME-WAIT. A FIN whose ACK was dropped is retransmitted after the
+    /// transfer returned, and deleting the namespaces destroys their sockets asynchronously, so
+    /// call this before `delete()` whenever a count of the flow must be final (ftrace against an
+    /// exporter's count: a hit after one of them stopped counting would be in only the other).
+    public func waitUntilQuiet(port: UInt16, seconds: Double = 30) throws {
+        let deadline = Date().addingTimeInterval(seconds)
         while true {
             var active: [String] = []
             for namespace in [sender, receiver] {
@@ -102,7 +100,7 @@ public final class VethNamespaces: @unchecked Sendable {
             }
             if active.isEmpty { return }
             guard Date() < deadline else {
-                throw VethNamespacesError(description: "flow on port \(port) still active after \(timeout) s: \(active)")
+                throw FlowStillActive(port: port, seconds: seconds, sockets: active)
             }
             usleep(50_000)
         }
@@ -120,6 +118,9 @@ public final class VethNamespaces: @unchecked Sendable {
     deinit { delete() }
 }
 
-public struct VethNamespacesError: Error, CustomStringConvertible {
-    public var description: String
+public struct FlowStillActive: Error, CustomStringConvertible {
+    public var port: UInt16
+    public var seconds: Double
+    public var sockets: [String]
+    public var description: String { "flow on port \(port) still active after \(seconds) s: \(sockets)" }
 }

@@ -12,6 +12,9 @@ root (BPF, network namespaces). Sections (choose with --only storm,userspace,...
   size       stripped release binary size and ldd
   profile    callgrind instructions per event on the hot path (needs valgrind)
 
+Optional (only with --only): cotenancy  recursion misses of both attachments beside another BPF
+tool (cotenancy.py: its own namespaces, 10.203.30.0/24, ports 7801-7899, HTTP 21400-21449).
+
 Namespaces rtx-bn-*, addresses 10.203.6.0/24, ports 7601-7699, HTTP ports 21300-21349.
 """
 import argparse
@@ -28,6 +31,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from exporter_process import ExporterProcess, http_status, parse_exposition  # noqa: E402
 from storm import Storm  # noqa: E402
+import cotenancy  # noqa: E402
 
 HTTP_PORT = 21300
 DRIVER_CPU = 1
@@ -35,6 +39,7 @@ KINDS = ["perf", "ringbuf"]
 ATTACHMENTS = ["tracepoint", "tp_btf"]
 OTHER_ENV = "RETRANS_BENCH_OTHER"
 SECTIONS = ["storm", "userspace", "highrate", "memory", "startup", "size", "profile", "other"]
+OPTIONAL_SECTIONS = ["cotenancy"]
 
 
 class Summary:
@@ -446,7 +451,8 @@ def bpftool_run_stats(ids):
 # MARK: 5. exec -> attached, exec -> serving
 
 def startup_section(args, summary):
-    heading(f"5. exec -> attached and exec -> serving (median of {args.startup_runs} runs)")
+    extra = f", with {args.startup_args}" if args.startup_args else ""
+    heading(f"5. exec -> attached and exec -> serving (median of {args.startup_runs} runs{extra})")
     port = HTTP_PORT + 5
     attached, serving = [], []
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -454,7 +460,8 @@ def startup_section(args, summary):
         for run in range(args.startup_runs):
             log_path = f"/tmp/rtx-bn-startup-{run}.log"
             log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            command = [args.binary, "run", "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "debug"]
+            command = [args.binary, "run", "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "debug",
+                       *args.startup_args.split()]
             started = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
             pid = os.posix_spawn(args.binary, command, os.environ,
                                  file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, log, 2)])
@@ -479,7 +486,8 @@ def startup_section(args, summary):
                 os.unlink(log_path)
     finally:
         os.close(devnull)
-    for name, values, limit in [("exec -> attached", attached, 10.0), ("exec -> serving (first HTTP 200)", serving, None)]:
+    for name, values, limit in [(f"exec -> attached{extra}", attached, 10.0),
+                                (f"exec -> serving (first HTTP 200){extra}", serving, None)]:
         values = sorted(values)
         median = values[len(values) // 2]
         summary.add(name, f"{median:.1f} ms median (min {values[0]:.1f}, max {values[-1]:.1f})",
@@ -554,21 +562,25 @@ def main():
     parser.add_argument("--rate-seconds", type=float, default=4)
     parser.add_argument("--rates", default="50000,200000,400000,1000000,0", help="events/s; 0 = unpaced")
     parser.add_argument("--startup-runs", type=int, default=21)
+    parser.add_argument("--startup-args", default="",
+                        help="extra exporter arguments for the startup section, e.g. '--bpf.attach tracepoint'")
+    cotenancy.add_arguments(parser, prefix="cotenancy-")
     args = parser.parse_args()
     args.rates = [int(rate) for rate in args.rates.split(",")]
     chosen = args.only.split(",")
-    unknown = [name for name in chosen if name not in SECTIONS]
+    unknown = [name for name in chosen if name not in SECTIONS + OPTIONAL_SECTIONS]
     if unknown:
-        parser.error(f"unknown sections {unknown}; choose from {SECTIONS}")
-    if os.geteuid() != 0 and set(chosen) & {"storm", "highrate", "memory", "startup"}:
+        parser.error(f"unknown sections {unknown}; choose from {SECTIONS + OPTIONAL_SECTIONS}")
+    if os.geteuid() != 0 and set(chosen) & {"storm", "highrate", "memory", "startup", "cotenancy"}:
         parser.error("needs root (BPF, network namespaces)")
 
     machine()
     summary = Summary()
     sections = {"storm": storm_section, "userspace": userspace_section, "highrate": high_rate_section,
                 "memory": memory_section, "startup": startup_section, "size": size_section,
-                "profile": profile_section, "other": other_section}
-    for name in SECTIONS:
+                "profile": profile_section, "other": other_section,
+                "cotenancy": lambda args, summary: cotenancy.cotenancy_section(cotenancy.options(args), summary)}
+    for name in SECTIONS + OPTIONAL_SECTIONS:
         if name in chosen:
             sections[name](args, summary)
     summary.print()

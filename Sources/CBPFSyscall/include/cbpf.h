@@ -55,6 +55,10 @@ int cbpf_link_create_tracing(int prog_fd, uint32_t attach_type);
 int cbpf_raw_tracepoint_open(int prog_fd);
 
 int cbpf_obj_get_info_by_fd(int fd, void *info, uint32_t *info_len);
+/* The program's instructions as the kernel holds them after verification
+ * (bpf_prog_info.xlated_prog_insns): *insns_len in is the buffer's size, out
+ * the kernel's full size, 0 when it withholds them. */
+int cbpf_prog_get_xlated_insns(int prog_fd, void *insns, uint32_t *insns_len);
 int cbpf_enable_stats(uint32_t stats_type);
 int cbpf_prog_get_next_id(uint32_t start_id, uint32_t *next_id);
 int cbpf_prog_get_fd_by_id(uint32_t id);

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import KernelTestSupport
 #if canImport(Glibc)
 import Glibc
@@ -173,5 +174,31 @@ func poll<T>(timeout: Double, interval: Double = 0.05, _ what: @autoclosure () -
         if let value = try condition() { return value }
         guard Date() < deadline else { throw ExporterTestError("timed out after \(timeout) s waiting for \(what())") }
         usleep(UInt32(interval * 1_000_000))
+    }
+}
+
+extension ScrapedMetrics {
+    /// The exactness identity of one flow, misses included: every hit ftrace recorded of the
+    /// flow was counted (successes and failures apart) or skipped by the kernel as a recursion
+    /// miss (declared host-wide: an upper bound for the flow's share, since a co-tenant BPF
+    /// program on a shared host can cause them); nothing was counted that did not happen. With
+    /// no miss declared, both counts equal ftrace's exactly. Returns the figures, for printing.
+    @discardableResult
+    func expectFlowCounts(_ truth: (succeeded: Int, failed: Int), port: UInt16,
+                          sourceLocation: SourceLocation = #_sourceLocation) -> (counted: Int, failed: Int, missed: Int) {
+        let flow: ([String: String]) -> Bool = { $0["src_port"] == "\(port)" || $0["dst_port"] == "\(port)" }
+        let counted = sum("tcp_retransmissions_total", where: flow)
+        let failed = sum("tcp_retransmission_failures_total", where: flow)
+        let missed = value("retrans_exporter_bpf_recursion_misses_total") ?? 0
+        let recorded = Double(truth.succeeded + truth.failed)
+        #expect(counted <= Double(truth.succeeded) && failed <= Double(truth.failed)
+                    && counted + failed + missed >= recorded,
+                "ftrace \(truth.succeeded) + \(truth.failed) failed, exporter \(counted) + \(failed), missed \(missed)",
+                sourceLocation: sourceLocation)
+        if missed == 0 {
+            #expect(counted == Double(truth.succeeded), "\(self)", sourceLocation: sourceLocation)
+            #expect(failed == Double(truth.failed), sourceLocation: sourceLocation)
+        }
+        return (Int(counted), Int(failed), Int(missed))
     }
 }
