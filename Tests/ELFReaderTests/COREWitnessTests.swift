@@ -1,4 +1,5 @@
 import Foundation
+import KernelTestSupport
 import Testing
 @testable import ELFReader
 
@@ -15,18 +16,8 @@ import Testing
     static let bpftool = ExternalTool.find("bpftool")
     static var canLoad: Bool { bpftool != nil && getuid() == 0 && FileManager.default.fileExists(atPath: vmlinuxPath) }
 
-    /// One line of libbpf's debug output about a CO-RE relocation.
-    struct LibbpfDecision: Equatable, CustomStringConvertible {
-        var program: String
-        var relocation: Int
-        var instruction: Int
-        /// nil: "substituting insn #N w/ invalid insn".
-        var value: UInt64?
-        var description: String { "\(program) relo #\(relocation) insn #\(instruction) -> \(value.map(String.init) ?? "poison")" }
-    }
-
     /// Runs `bpftool -d prog loadall` and collects libbpf's CO-RE lines; removes the pins after.
-    static func libbpfDecisions(_ fixture: Fixture) throws -> (decisions: [LibbpfDecision], loaded: Bool, log: String) {
+    static func libbpfDecisions(_ fixture: Fixture) throws -> (decisions: [LibbpfCOREDecision], loaded: Bool, log: String) {
         let tool = try #require(bpftool)
         let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
         if !mounts.contains(" /sys/fs/bpf bpf ") {
@@ -36,25 +27,7 @@ import Testing
         let pins = "/sys/fs/bpf/retrans-core-witness-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: pins) }
         let output = try tool.run(["-d", "prog", "loadall", fixture.path, pins])
-        var decisions: [LibbpfDecision] = []
-        for line in (output.stderr + output.stdout).split(separator: "\n") {
-            // libbpf: prog 'P': relo #K: patched insn #N (CLASS) off|imm|imm64 A -> B
-            //         prog 'P': relo #K: substituting insn #N w/ invalid insn
-            let text = String(line)
-            guard let programStart = text.range(of: "prog '"), let programEnd = text.range(of: "': relo #", range: programStart.upperBound..<text.endIndex) else { continue }
-            let program = String(text[programStart.upperBound..<programEnd.lowerBound])
-            let rest = text[programEnd.upperBound...]
-            guard let colon = rest.firstIndex(of: ":"), let relocation = Int(rest[..<colon]) else { continue }
-            let detail = rest[rest.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            let words = detail.split(separator: " ")
-            if detail.hasPrefix("patched insn #"), words.count >= 7, let instruction = Int(words[2].dropFirst()),
-               let value = UInt64(words[words.count - 1]) {
-                if words.contains("mem_sz") { continue }
-                decisions.append(LibbpfDecision(program: program, relocation: relocation, instruction: instruction, value: value))
-            } else if detail.hasPrefix("substituting insn #"), let instruction = Int(words[2].dropFirst()) {
-                decisions.append(LibbpfDecision(program: program, relocation: relocation, instruction: instruction, value: nil))
-            }
-        }
+        let decisions = LibbpfCOREDecision.parse(output.stderr + "\n" + output.stdout)
         let loaded = output.status == 0
         return (decisions, loaded, output.stderr)
     }

@@ -498,6 +498,7 @@ def startup_section(args, summary):
 
 def size_section(args, summary):
     heading("6. release binary (swift build -c release --static-swift-stdlib)")
+    os.makedirs(args.bench_dir, exist_ok=True)  # this section may run alone (--only size)
     stripped = os.path.join(args.bench_dir, "retrans-exporter.stripped")
     shutil.copyfile(args.binary, stripped)
     shutil.copymode(args.binary, stripped)
