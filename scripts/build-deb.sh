@@ -16,6 +16,9 @@ debian=$root/deploy/debian
 die() { echo "build-deb.sh: $*" >&2; exit 1; }
 
 [ -x "$binary" ] || die "no binary at $binary: run 'make release' first"
+# Absolute paths: dpkg-shlibdeps runs from another directory below.
+binary=$(realpath -- "$binary")
+mkdir -p -- "$out_dir" && out_dir=$(realpath -- "$out_dir")
 for tool in dpkg-deb dpkg-shlibdeps strip gzip sed; do
   command -v "$tool" >/dev/null || die "'$tool' not found (Debian: apt-get install dpkg-dev binutils)"
 done
@@ -79,8 +82,10 @@ done
 shlibs=$out_dir/shlibdeps
 rm -rf -- "$shlibs" && mkdir -p "$shlibs/debian"
 printf 'Source: retrans-exporter\n\nPackage: retrans-exporter\nArchitecture: any\n' >"$shlibs/debian/control"
-depends=$(cd "$shlibs" && dpkg-shlibdeps -O "$stage/usr/bin/retrans-exporter" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
-[ -n "$depends" ] || die "dpkg-shlibdeps found no dependencies of the binary"
+shlibdeps_output=$(cd "$shlibs" && dpkg-shlibdeps -O "$stage/usr/bin/retrans-exporter" 2>"$shlibs/stderr") \
+  || die "dpkg-shlibdeps failed on the staged binary: $(cat "$shlibs/stderr")"
+depends=$(sed -n 's/^shlibs:Depends=//p' <<<"$shlibdeps_output")
+[ -n "$depends" ] || die "dpkg-shlibdeps found no dependencies of the binary: $(cat "$shlibs/stderr")"
 rm -rf -- "$shlibs"
 
 (cd "$stage" && find usr lib -type f -print0 | sort -z | xargs -0 md5sum) >"$stage/DEBIAN/md5sums"

@@ -62,6 +62,23 @@ struct DebianPackageTests {
         #expect(size > 1_000_000 && size < 30_000_000, "\(size) bytes")
     }
 
+    /// `make deb` passes relative paths (`.build/release/...`, `.build/deb`); the
+    /// script changes directory for dpkg-shlibdeps, so it must resolve them first.
+    /// CI failed exactly here once (dpkg-shlibdeps found no binary, exit 25).
+    @Test(.enabled(if: canRun, skipReason))
+    func relativePathsAsMakeDebPassesThemWork() throws {
+        let directory = try ScratchDirectory(prefix: "/tmp/rtx-deb-test.")
+        defer { directory.remove() }
+        try directory.makeDirectory("release")
+        try Command.run(["cp", Self.releaseBinary, directory.path + "/release/retrans-exporter"])
+        let built = try Command.run(["/bin/sh", "-c",
+                                     "cd \"$1\" && bash \"$2\" release/retrans-exporter out", "sh",
+                                     directory.path, Self.buildScript], timeout: 300, check: false)
+        #expect(built.succeeded, "build-deb.sh with relative paths: \(built)")
+        let deb = built.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(deb.hasPrefix(directory.path + "/out/retrans-exporter_") && SystemFile.exists(deb), "printed '\(deb)'")
+    }
+
     /// The packaged unit is deploy/systemd/retrans-exporter.service with only the
     /// binary path, the flags (from the defaults file) and the documentation changed:
     /// every other setting (capabilities, sandbox) is carried over as it is.
