@@ -21,7 +21,7 @@ deps:
 
 bpf: bpf/retrans.o
 
-bpf/%.o: bpf/%.c bpf/bpf_defs.h bpf/retrans_event.h bpf/retrans_output.h bpf/kernel_types.h
+bpf/%.o: bpf/%.c bpf/bpf_defs.h bpf/retrans_event.h bpf/retrans_output.h bpf/kernel_types.h bpf/bpf_core.h
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 build: bpf

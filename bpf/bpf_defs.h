@@ -50,5 +50,10 @@ static __u64 (*bpf_ringbuf_query)(void *ringbuf, __u64 flags) =
     (void *)BPF_FUNC_ringbuf_query;
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) =
     (void *)BPF_FUNC_ringbuf_output;
+/* The socket as a struct tcp_sock the verifier lets us read past struct sock,
+ * or NULL when it is not a full TCP socket (Linux 5.9+, tracing programs). */
+struct tcp_sock;
+static struct tcp_sock *(*bpf_skc_to_tcp_sock)(void *sk) =
+    (void *)BPF_FUNC_skc_to_tcp_sock;
 
 #endif

@@ -67,6 +67,12 @@ struct sock_cgroup_data {
 	struct cgroup *cgroup;
 };
 
+/* A connection request (what a listener keeps per SYN it answered): it begins
+ * with the same sock_common as a socket, addresses and ports included. */
+struct request_sock {
+	struct sock_common __req_common;
+};
+
 struct sock {
 	struct sock_common __sk_common;
 	__u32 sk_mark;
@@ -82,11 +88,27 @@ struct sock {
 struct inet_connection_sock {
 	unsigned int icsk_ca_state : 5;
 	__u8 icsk_retransmits;
+	/* Which timer is armed (ICSK_TIME_*); read by bpf/retrans.c. */
+	__u8 icsk_pending;
+};
+
+/* struct tcp_sock begins with its inet_connection_sock. */
+struct tcp_sock {
+	struct inet_connection_sock inet_conn;
 };
 
 struct sk_buff {
 	unsigned int len;
 	__u8 pkt_type : 3;
+	/* Control block: TCP keeps its struct tcp_skb_cb here (TCP_SKB_CB(skb)). */
+	char cb[48];
+};
+
+/* TCP_SKB_CB(skb): in the kernel the segment count shares an anonymous
+ * struct in a union; CO-RE finds it by name. */
+struct tcp_skb_cb {
+	__u16 tcp_gso_segs; /* tcp_skb_pcount(skb): segments this skb carries */
+	__u8 tcp_flags;     /* TCP header flags (TCPHDR_SYN = 0x02, ...) */
 };
 
 enum tcp_ca_state {

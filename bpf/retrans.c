@@ -6,19 +6,24 @@
  * Linux 5.8+). Four programs, of which the loader loads one and creates only
  * the maps it uses:
  *
- *                         perf rings               ring buffer
- *   tracepoint/ (record)  tcp_retransmit_skb       tcp_retransmit_skb_rb
- *   tp_btf/ (BTF, CO-RE)  tcp_retransmit_btf       tcp_retransmit_btf_rb
+ *                         perf rings                 ring buffer
+ *   tracepoint/ (record)  tcp_retransmit_skb         tcp_retransmit_skb_rb
+ *   tp_btf/ (BTF, CO-RE)  tcp_retransmit_btf         tcp_retransmit_btf_rb
+ *     and its SYN-ACKs    tcp_retransmit_synack_btf  tcp_retransmit_synack_btf_rb
  *
  * The tracepoint/ programs read the flat record the kernel fills for the
  * tracepoint; the tp_btf/ programs get the kernel's own `struct sock *` and
  * read its fields at the running kernel's offsets (CO-RE, kernel_types.h), and
  * the kernel guards them against recursion per program rather than per CPU.
+ * Only they can say how many segments the skb carried, why it was sent again
+ * (the kind), and which network namespace and cgroup the socket belongs to;
+ * with them the loader also attaches the SYN-ACK program of the same transport.
  *
  * Built with `clang -target bpf -O2 -g`; no libbpf headers (see bpf_defs.h).
  */
 #include "retrans_output.h"
 #include "kernel_types.h"
+#include "bpf_core.h"
 
 /*
  * The tracepoint's record, written from
@@ -58,7 +63,12 @@ static __always_inline void fill(struct retrans_event *event,
 	event->family = ctx->family;
 	event->sport = ctx->sport;
 	event->dport = ctx->dport;
-	event->reserved = 0;
+	/* No socket state without BTF: segments, netns, kind and cgroup_id stay 0. */
+	event->segments = 0;
+	event->netns = 0;
+	event->kind = RETRANS_KIND_UNKNOWN;
+	event->reserved[0] = event->reserved[1] = event->reserved[2] = 0;
+	event->cgroup_id = 0;
 	/* The kernel fills saddr_v6/daddr_v6 for both families (IPv4 as
 	 * ::ffff:a.b.c.d), and they are adjacent: one copy takes both. Plain
 	 * loads would be merged into misaligned wide ctx reads, which the
@@ -96,19 +106,22 @@ int tcp_retransmit_skb_rb(struct tcp_retransmit_skb_ctx *ctx)
 }
 
 #define AF_INET 2
+#define TCPHDR_SYN 0x02
+/* include/net/inet_connection_sock.h; the same value since Linux 3.10. */
+#define ICSK_TIME_LOSS_PROBE 5
 
-/* The same fields the tracepoint's TP_fast_assign stores, from the socket. */
-static __always_inline void fill_from_sock(struct retrans_event *event, const struct sock *sk, int err)
+/* The same fields the tracepoint's TP_fast_assign stores, from the socket's
+ * (or the connection request's) sock_common, and its network namespace. */
+static __always_inline void fill_from_common(struct retrans_event *event, const struct sock_common *common, int err)
 {
-	const struct sock_common *common = &sk->__sk_common;
-
 	event->timestamp_ns = bpf_ktime_get_boot_ns();
 	event->state = common->skc_state;
 	event->err = err;
 	event->family = common->skc_family;
 	event->sport = common->skc_num;
 	event->dport = __builtin_bswap16(common->skc_dport);
-	event->reserved = 0;
+	event->netns = common->skc_net.net->ns.inum;
+	event->reserved[0] = event->reserved[1] = event->reserved[2] = 0;
 	if (event->family == AF_INET) {
 		/* As the tracepoint stores them: ::ffff:a.b.c.d. */
 		__builtin_memset(event->saddr, 0, 10);
@@ -122,6 +135,64 @@ static __always_inline void fill_from_sock(struct retrans_event *event, const st
 	}
 }
 
+/* The socket's own cgroup v2 (never the current task's: a retransmission
+ * mostly runs in softirq or timer context, on behalf of nobody). Its id is the
+ * inode number of the cgroup's directory. A NULL pointer on the way reads 0. */
+static __always_inline __u64 socket_cgroup_id(const struct sock *sk)
+{
+	return sk->sk_cgrp_data.cgroup->kn->id;
+}
+
+/* Why the kernel sends this skb again, from the socket's state at this moment
+ * (docs/METRICS.md, "kind"). The order matters: a SYN is a SYN whatever the
+ * state, and the Loss state outranks a loss probe still marked pending. */
+static __always_inline __u8 retransmission_kind(const struct sock *sk, const struct tcp_skb_cb *cb)
+{
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+	const struct inet_connection_sock *icsk;
+
+	if (cb->tcp_flags & TCPHDR_SYN)
+		return RETRANS_KIND_SYN;
+	if (!tp)
+		return RETRANS_KIND_OTHER;
+	icsk = &tp->inet_conn;
+	switch (core_read_bitfield(icsk, icsk_ca_state)) {
+	case TCP_CA_Loss:
+		return RETRANS_KIND_TIMEOUT;
+	case TCP_CA_Disorder:
+	case TCP_CA_CWR:
+	case TCP_CA_Recovery:
+		/* A loss probe is only armed in Open state, so a fast retransmit
+		 * never sees one pending. */
+		return RETRANS_KIND_FAST;
+	default:
+		return icsk->icsk_pending == ICSK_TIME_LOSS_PROBE ? RETRANS_KIND_TLP : RETRANS_KIND_OTHER;
+	}
+}
+
+/* tcp_retransmit_skb, from the socket and the skb themselves. */
+static __always_inline void fill_from_sock(struct retrans_event *event, const struct sock *sk,
+                                            const struct sk_buff *skb, int err)
+{
+	const struct tcp_skb_cb *cb = (const void *)skb->cb;
+
+	fill_from_common(event, &sk->__sk_common, err);
+	event->segments = cb->tcp_gso_segs;
+	event->kind = retransmission_kind(sk, cb);
+	event->cgroup_id = socket_cgroup_id(sk);
+}
+
+/* tcp_retransmit_synack: the connection request carries the flow; the
+ * listener (or a Fast Open child) carries the cgroup. One segment each. */
+static __always_inline void fill_from_request(struct retrans_event *event, const struct sock *sk,
+                                               const struct request_sock *req)
+{
+	fill_from_common(event, &req->__req_common, 0);
+	event->segments = 1;
+	event->kind = RETRANS_KIND_SYNACK;
+	event->cgroup_id = socket_cgroup_id(sk);
+}
+
 /* btf_trace_tcp_retransmit_skb: (void *, const struct sock *, const struct sk_buff *, int err);
  * the program sees the arguments after the first. */
 SEC("tp_btf/tcp_retransmit_skb")
@@ -129,7 +200,7 @@ int tcp_retransmit_btf(unsigned long long *ctx)
 {
 	struct retrans_event event = {};
 
-	fill_from_sock(&event, (const struct sock *)ctx[0], (int)ctx[2]);
+	fill_from_sock(&event, (const struct sock *)ctx[0], (const struct sk_buff *)ctx[1], (int)ctx[2]);
 	emit_to_perf(ctx, &event);
 	return 0;
 }
@@ -143,7 +214,33 @@ int tcp_retransmit_btf_rb(unsigned long long *ctx)
 		count(RETRANS_STAT_EMIT_FAILED);
 		return 0;
 	}
-	fill_from_sock(event, (const struct sock *)ctx[0], (int)ctx[2]);
+	fill_from_sock(event, (const struct sock *)ctx[0], (const struct sk_buff *)ctx[1], (int)ctx[2]);
+	bpf_ringbuf_submit(event, ring_wakeup(bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA)));
+	count(RETRANS_STAT_EMITTED);
+	return 0;
+}
+
+/* btf_trace_tcp_retransmit_synack: (void *, const struct sock *, const struct request_sock *). */
+SEC("tp_btf/tcp_retransmit_synack")
+int tcp_retransmit_synack_btf(unsigned long long *ctx)
+{
+	struct retrans_event event = {};
+
+	fill_from_request(&event, (const struct sock *)ctx[0], (const struct request_sock *)ctx[1]);
+	emit_to_perf(ctx, &event);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int tcp_retransmit_synack_btf_rb(unsigned long long *ctx)
+{
+	struct retrans_event *event = bpf_ringbuf_reserve(&ring, sizeof(*event), 0);
+
+	if (!event) {
+		count(RETRANS_STAT_EMIT_FAILED);
+		return 0;
+	}
+	fill_from_request(event, (const struct sock *)ctx[0], (const struct request_sock *)ctx[1]);
 	bpf_ringbuf_submit(event, ring_wakeup(bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA)));
 	count(RETRANS_STAT_EMITTED);
 	return 0;

@@ -15,11 +15,12 @@ import Testing
             Issue.record("retrans_event is \(event.kind.name), not a STRUCT")
             return
         }
-        #expect(size == 56)
-        #expect(members.map(\.name) == ["timestamp_ns", "state", "err", "family", "sport", "dport", "reserved", "saddr", "daddr"])
-        #expect(members.map { $0.bitOffset / 8 } == [0, 8, 12, 16, 18, 20, 22, 24, 40])
+        #expect(size == 72)
+        #expect(members.map(\.name) == ["timestamp_ns", "state", "err", "family", "sport", "dport", "segments",
+                                         "saddr", "daddr", "netns", "kind", "reserved", "cgroup_id"])
+        #expect(members.map { $0.bitOffset / 8 } == [0, 8, 12, 16, 18, 20, 22, 24, 40, 56, 60, 61, 64])
         #expect(members.allSatisfy { $0.bitOffset % 8 == 0 && $0.bitfieldSize == 0 })
-        #expect(spec.map(named: "last_event")?.valueSize == 56)
+        #expect(spec.map(named: "last_event")?.valueSize == 72)
     }
 
     /// clang leaves DATASEC sizes and variable offsets 0; kernelBytes has them
@@ -65,7 +66,7 @@ import Testing
 
     @Test func everyKindOfRetransIsParsedWithNames() throws {
         let btf = try #require(try Fixture.retrans.spec().btf)
-        #expect(btf.types.count == 78)
+        #expect(btf.types.count == 92)  // bpftool btf dump file retrans.o
         #expect(btf.types.first { $0.name == "tcp_retransmit_skb" }?.kind.name == "FUNC")
         let context = try #require(btf.types.first { $0.name == "tcp_retransmit_skb_ctx" })
         if case .structure(let size, let members) = context.kind {

@@ -147,7 +147,7 @@ import Testing
         #expect(text.contains("; retrans.c:"))
         #expect(text.contains("event->state = ctx->state;"))
         #expect(text.contains("; retrans_output.h:"))  // emit_to_perf, inlined from the shared header
-        #expect(text.contains("    33: r2 = map[events] ll\n"))
+        #expect(text.contains("    35: r2 = map[events] ll\n"))
         #expect(text.contains("    10: r1 = map_value[.rodata] + 0 ll  ; &tracepoint_has_err\n"))
         #expect(text.contains("call bpf_perf_event_output#25"))
         #expect(text.contains("call bpf_ktime_get_boot_ns#125"))

@@ -14,23 +14,25 @@ import Testing
         #expect(spec.kernelVersion == nil)
     }
 
-    /// Four programs: the classic tracepoint and the BTF-typed one, each writing to the perf
-    /// rings or to the ring buffer.
-    @Test func theFourPrograms() throws {
+    /// Six programs: the classic tracepoint and the BTF-typed one, each writing to the perf
+    /// rings or to the ring buffer, and the BTF-typed SYN-ACK one for each output.
+    @Test func theSixPrograms() throws {
         #expect(spec.programs.map(\.name)
-                == ["tcp_retransmit_skb", "tcp_retransmit_skb_rb", "tcp_retransmit_btf", "tcp_retransmit_btf_rb"])
+                == ["tcp_retransmit_skb", "tcp_retransmit_skb_rb", "tcp_retransmit_btf", "tcp_retransmit_btf_rb",
+                    "tcp_retransmit_synack_btf", "tcp_retransmit_synack_btf_rb"])
         for program in spec.programs {
-            let typed = program.name.hasPrefix("tcp_retransmit_btf")
-            #expect(program.sectionName == (typed ? "tp_btf/tcp_retransmit_skb" : "tracepoint/tcp/tcp_retransmit_skb"))
-            #expect(program.kind == (typed ? .tracing(.rawTracepoint, target: "tcp_retransmit_skb")
-                                           : .tracepoint(category: "tcp", name: "tcp_retransmit_skb")))
+            let typed = program.name.hasSuffix("_btf") || program.name.hasSuffix("_btf_rb")
+            let tracepoint = program.name.contains("synack") ? "tcp_retransmit_synack" : "tcp_retransmit_skb"
+            #expect(program.sectionName == (typed ? "tp_btf/\(tracepoint)" : "tracepoint/tcp/\(tracepoint)"))
+            #expect(program.kind == (typed ? .tracing(.rawTracepoint, target: tracepoint)
+                                           : .tracepoint(category: "tcp", name: tracepoint)))
             #expect(program.kind.programType == (typed ? 26 : 5))
             #expect(program.entryLength == program.instructions.count, "no subprograms: everything is inlined")
             #expect(program.instructions.last?.opcode == 0x95)  // exit
             // The tp_btf programs read struct sock through CO-RE; the tracepoint ones read the record.
             #expect(program.coreRelocations.isEmpty == !typed)
         }
-        #expect(spec.programs.map(\.instructions.count) == [62, 67, 91, 97])
+        #expect(spec.programs.map(\.instructions.count) == [64, 69, 153, 157, 108, 112])
     }
 
     @Test func theMaps() throws {
@@ -70,12 +72,12 @@ import Testing
                 #expect(program.instructions[relocation.instructionIndex].isLoadImmediate64)
             }
         }
-        // The slots llvm-objdump -dr prints for the first program (r_offset / 8).
+        // The slots llvm-objdump -dr (and libbpf's debug log) print for the first program.
         #expect(spec.programs.first?.relocations == [
             Relocation(instructionIndex: 10, target: .mapValue(mapName: ".rodata", offset: 0)),
-            Relocation(instructionIndex: 33, target: .map(name: "events")),
-            Relocation(instructionIndex: 44, target: .map(name: "stats")),
-            Relocation(instructionIndex: 53, target: .map(name: "stats")),
+            Relocation(instructionIndex: 35, target: .map(name: "events")),
+            Relocation(instructionIndex: 46, target: .map(name: "stats")),
+            Relocation(instructionIndex: 55, target: .map(name: "stats")),
         ])
     }
 

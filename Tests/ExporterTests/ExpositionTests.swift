@@ -11,35 +11,56 @@ enum ExpositionFixture {
         programRunCount: 17, programRunTimeNanoseconds: 1_234_567_890)
 
     static func state(labels: String = "ip_version,src_ip,src_port,dst_ip,dst_port", maximumSeries: Int = 100,
-                      version: String = "0.1.0") throws -> ExporterState {
+                      version: String = "0.1.0", cgroups: Bool = true) throws -> ExporterState {
         let configuration = MetricsConfiguration(
             labels: try FlowLabelSelection(parsing: labels), maximumSeries: maximumSeries)
         return ExporterState(
             configuration: configuration, buildInfo: BuildInfo(version: version, swiftVersion: "6.3"),
             source: FlowTableSource(
                 configuration: configuration, kernelStatistics: { kernel },
-                tcpSegments: { TCPSegmentCounters(sent: 1030, retransmitted: 17) }))
+                tcpSegments: { TCPSegmentCounters(sent: 1030, retransmitted: 17) }),
+            cgroupResolver: cgroups ? CgroupPathResolver(scanner: { CgroupScan(paths: cgroupPaths) }) : nil)
     }
+
+    static let containerID = String(repeating: "0123456789abcdef", count: 4)
+    /// The fixture's cgroup hierarchy: a Kubernetes pod's container, a systemd service, and a
+    /// name that needs escaping. Id 104 is in no walk (a cgroup this exporter cannot see).
+    static let cgroupPaths: [UInt64: String] = [
+        1: "/",
+        101: "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod8a2b6c1e_0f3d_4b5a_9c7e_112233445566.slice/cri-containerd-\(containerID).scope",
+        102: "/system.slice/nginx.service",
+        103: "/odd\"name\\x",
+    ]
 
     /// Events in arrival order: several flows of both families, a v4-mapped IPv6 socket,
     /// failures, and one short record.
     static var events: [[UInt8]] {
-        func v4(_ s: [UInt8], _ sp: UInt16, _ d: [UInt8], _ dp: UInt16, state: Int32 = 1, error: Int32 = 0) -> [UInt8] {
+        // Segments, namespace, kind and cgroup as the tp_btf programs report them.
+        func v4(_ s: [UInt8], _ sp: UInt16, _ d: [UInt8], _ dp: UInt16, state: Int32 = 1, error: Int32 = 0,
+                segments: UInt16 = 2, kind: RetransmissionKind = .fast, cgroup: UInt64 = 101) -> [UInt8] {
             EventBytes.make(family: 2, source: s, destination: d, sourcePort: sp, destinationPort: dp,
-                            state: state, error: error)
+                            state: state, error: error, segments: segments, networkNamespace: 4_026_531_840,
+                            kind: kind.rawValue, cgroupID: cgroup)
         }
-        func v6(_ s: String, _ sp: UInt16, _ d: String, _ dp: UInt16, state: Int32 = 1, error: Int32 = 0) -> [UInt8] {
+        func v6(_ s: String, _ sp: UInt16, _ d: String, _ dp: UInt16, state: Int32 = 1, error: Int32 = 0,
+                segments: UInt16 = 1, kind: RetransmissionKind = .timeout, cgroup: UInt64 = 102) -> [UInt8] {
             EventBytes.make(family: 10, source: EventBytes.address(s), destination: EventBytes.address(d),
-                            sourcePort: sp, destinationPort: dp, state: state, error: error)
+                            sourcePort: sp, destinationPort: dp, state: state, error: error, segments: segments,
+                            networkNamespace: 4_026_532_317, kind: kind.rawValue, cgroupID: cgroup)
         }
         var events: [[UInt8]] = []
         events += Array(repeating: v4([10, 203, 0, 1], 40_000, [10, 203, 0, 2], 7101), count: 3)
         events.append(v4([10, 203, 0, 1], 40_000, [10, 203, 0, 2], 7101, error: -16))
         events.append(v4([10, 203, 0, 1], 39_999, [10, 203, 0, 2], 7101, state: 4))
         events += Array(repeating: v6("fd00:203::1", 50_000, "fd00:203::2", 7101), count: 2)
-        events.append(v6("::ffff:192.0.2.1", 1234, "::ffff:192.0.2.2", 80, state: 2))
-        events.append(v6("2001:db8:0:0:1:0:0:1", 443, "2001:db8::abcd", 55_555))
+        events.append(v6("::ffff:192.0.2.1", 1234, "::ffff:192.0.2.2", 80, state: 2, kind: .syn, cgroup: 103))
+        events.append(v6("2001:db8:0:0:1:0:0:1", 443, "2001:db8::abcd", 55_555, segments: 7, kind: .tailLossProbe,
+                         cgroup: 104))
         events.append(v4([192, 0, 2, 9], 22, [192, 0, 2, 10], 60_000, state: 2, error: -11))
+        events.append(v4([10, 203, 0, 2], 7101, [10, 203, 0, 1], 40_001, state: 12, segments: 1, kind: .synAck,
+                         cgroup: 1))
+        // The tracepoint/ fallback's record: nothing known beyond the flow.
+        events.append(v4([10, 203, 0, 1], 40_000, [10, 203, 0, 2], 7101, segments: 0, kind: .unknown, cgroup: 0))
         events.append(Array(v4([1, 1, 1, 1], 1, [2, 2, 2, 2], 2)[0..<20]))
         return events
     }
@@ -73,6 +94,12 @@ enum ExpositionFixture {
     @Test func chosenLabelsAndOverflowMatchTheGoldenFile() throws {
         let state = try ExpositionFixture.state(labels: "dst_port,state,ip_version", maximumSeries: 2)
         try checkGolden("overflow.prom", ExpositionFixture.exposition(state))
+    }
+
+    /// Every label the attribution adds, and the family that is always on.
+    @Test func workloadLabelsMatchTheGoldenFile() throws {
+        let state = try ExpositionFixture.state(labels: "dst_port,kind,netns,cgroup,pod_uid,container_id")
+        try checkGolden("workload-labels.prom", ExpositionFixture.exposition(state))
     }
 
     @Test func outputDoesNotDependOnArrivalOrder() throws {

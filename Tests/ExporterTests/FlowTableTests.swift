@@ -135,6 +135,9 @@ import Testing
         #expect(throws: FlowLabelSelectionError.emptyName("")) { try FlowLabelSelection(parsing: "") }
         #expect(throws: FlowLabelSelectionError.emptyName("src_ip,")) { try FlowLabelSelection(parsing: "src_ip,") }
         #expect(FlowLabelSelectionError.unknown("pid").description
-            == "--metrics.labels: unknown label 'pid'; choose from ip_version, src_ip, src_port, dst_ip, dst_port, state")
+            == "--metrics.labels: unknown label 'pid'; choose from ip_version, src_ip, src_port, dst_ip, dst_port, "
+                + "state, kind, netns, cgroup, pod_uid, container_id")
+        #expect(try FlowLabelSelection(parsing: "container_id,kind,src_port,netns,pod_uid,cgroup").labels
+            == [.sourcePort, .kind, .networkNamespace, .cgroup, .podUID, .containerID])
     }
 }

@@ -31,14 +31,15 @@ import ELFReader
         #expect(json["license"] as? String == "GPL")
         let programs = try #require(json["programs"] as? [[String: Any]])
         #expect(programs.map { $0["name"] as? String }
-                == ["tcp_retransmit_skb", "tcp_retransmit_skb_rb", "tcp_retransmit_btf", "tcp_retransmit_btf_rb"])
+                == ["tcp_retransmit_skb", "tcp_retransmit_skb_rb", "tcp_retransmit_btf", "tcp_retransmit_btf_rb",
+                    "tcp_retransmit_synack_btf", "tcp_retransmit_synack_btf_rb"])
         #expect(programs.first?["kind"] as? String == "tracepoint")
         #expect((programs.first?["attach"] as? [String: String]) == ["category": "tcp", "name": "tcp_retransmit_skb"])
-        #expect(programs.first?["instructions"] as? Int == 62)
+        #expect(programs.first?["instructions"] as? Int == 64)
         #expect(programs[2]["kind"] as? String == "tracing")
         #expect((programs[2]["attach"] as? [String: String]) == ["type": "tp_btf", "target": "tcp_retransmit_skb"])
         let listing = try #require(programs.first?["disassembly"] as? [[String: Any]])
-        #expect(listing.contains { $0["kind"] as? String == "instruction" && $0["index"] as? Int == 33
+        #expect(listing.contains { $0["kind"] as? String == "instruction" && $0["index"] as? Int == 35
                                    && $0["text"] as? String == "r2 = map[events] ll" })
         #expect(listing.contains { $0["kind"] as? String == "source" && ($0["text"] as? String)?.contains("ctx->state") == true })
 
@@ -49,7 +50,7 @@ import ELFReader
         #expect(maps.last?["flag_names"] as? [String] == ["RDONLY_PROG"])
 
         let relocations = try #require(json["relocations"] as? [[String: Any]])
-        #expect(relocations.contains { $0["instruction"] as? Int == 33 && $0["kind"] as? String == "map"
+        #expect(relocations.contains { $0["instruction"] as? Int == 35 && $0["kind"] as? String == "map"
                                        && $0["target"] as? String == "events" })
         #expect(relocations.contains { $0["kind"] as? String == "map_value" && $0["target"] as? String == ".rodata"
                                        && $0["offset"] as? Int == 0 })
@@ -76,10 +77,10 @@ import ELFReader
         #expect(text.contains("license \"GPL\""))
         #expect(text.contains("attach point  tracepoint tcp:tcp_retransmit_skb (BPF_PROG_TYPE_TRACEPOINT)"))
         #expect(text.contains("attach point  tp_btf tcp_retransmit_skb (BPF_PROG_TYPE_TRACING)"))
-        #expect(text.contains("instructions  62\n"))
+        #expect(text.contains("instructions  64\n"))
         #expect(text.contains("  events   PERF_EVENT_ARRAY    4      4            0  0x0                 btf\n"))
-        #expect(text.contains("  tcp_retransmit_skb       33  map        events\n"))
-        #expect(text.contains("78 types"))
+        #expect(text.contains("  tcp_retransmit_skb              35  map        events\n"))
+        #expect(text.contains("92 types"))
         #expect(!text.contains("Disassembly"))
     }
 
@@ -135,7 +136,7 @@ import ELFReader
         #expect(mark["program"] as? String == "core_fields")
         #expect(mark["type"] as? String == "struct sock")
         #expect(mark["access_string"] as? String == "0:1")
-        #expect(mark["local_value"] as? Int == 40)
+        #expect(mark["local_value"] as? Int == 64)
         #expect(mark["target_value"] == nil)
         // Key order as documented.
         #expect(text.contains("\"kind\": \"core\",\n      \"core_kind\": \"byte_off\",\n      \"type\": \"struct sock\",\n      \"access_string\""))
@@ -163,7 +164,7 @@ import ELFReader
         let text = try run(["inspect", path, "--target-btf", Self.vmlinux, "--disassemble"])
         #expect(text.status == 0)
         #expect(text.stdout.contains("CO-RE relocations (27) against /sys/kernel/btf/vmlinux"))
-        #expect(text.stdout.contains("r3 = *(u32 *)(r2 + 40)  ; CO-RE byte_off sock.sk_mark: 40 -> 524"))
+        #expect(text.stdout.contains("r3 = *(u32 *)(r2 + 64)  ; CO-RE byte_off sock.sk_mark: 64 -> 524"))
         #expect(text.stdout.contains("-> poisoned"))
 
         let bad = try run(["inspect", path, "--target-btf", Self.fixtures.appendingPathComponent("multi.c").path])

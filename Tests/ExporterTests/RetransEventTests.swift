@@ -18,8 +18,31 @@ import Testing
         #expect(MemoryLayout<retrans_event>.offset(of: \.reserved) == Layout.reserved)
         #expect(MemoryLayout<retrans_event>.offset(of: \.saddr) == Layout.sourceAddress)
         #expect(MemoryLayout<retrans_event>.offset(of: \.daddr) == Layout.destinationAddress)
+        #expect(MemoryLayout<retrans_event>.offset(of: \.segments) == Layout.segments)
+        #expect(MemoryLayout<retrans_event>.offset(of: \.netns) == Layout.networkNamespace)
+        #expect(MemoryLayout<retrans_event>.offset(of: \.kind) == Layout.kind)
+        #expect(MemoryLayout<retrans_event>.offset(of: \.cgroup_id) == Layout.cgroupID)
         #expect(MemoryLayout<retrans_event>.size == Layout.size)
         #expect(Int(RETRANS_EVENT_SIZE) == Layout.size)
+    }
+
+    /// The attribution fields of the tp_btf programs, and the C enum's kind codes.
+    @Test func decodesSegmentsNamespaceKindAndCgroup() throws {
+        let bytes = EventBytes.make(
+            source: [10, 203, 0, 1], destination: [10, 203, 0, 2], sourcePort: 1, destinationPort: 2,
+            segments: 44, networkNamespace: 4_026_532_317, kind: UInt8(RETRANS_KIND_TLP.rawValue),
+            cgroupID: 0x0000_0001_0000_2F3A)
+        let event = try bytes.withUnsafeBytes { try RetransEvent.decode($0) }
+        #expect(event.segments == 44)
+        #expect(event.networkNamespace == 4_026_532_317)
+        #expect(event.kind == .tailLossProbe)
+        #expect(event.cgroupID == 0x0000_0001_0000_2F3A)
+        let codes: [(RetransmissionKind, retrans_kind)] = [
+            (.unknown, RETRANS_KIND_UNKNOWN), (.timeout, RETRANS_KIND_TIMEOUT), (.fast, RETRANS_KIND_FAST),
+            (.tailLossProbe, RETRANS_KIND_TLP), (.syn, RETRANS_KIND_SYN), (.synAck, RETRANS_KIND_SYNACK),
+            (.other, RETRANS_KIND_OTHER)]
+        for (kind, code) in codes { #expect(kind.rawValue == UInt8(code.rawValue), "\(kind)") }
+        #expect(RetransmissionKind(code: 200) == .other)
     }
 
     @Test func decodesEveryFieldOfAnIPv4Event() throws {
@@ -57,7 +80,7 @@ import Testing
     @Test func acceptsPaddedSamples() throws {
         let bytes = EventBytes.make(source: [1, 2, 3, 4], destination: [5, 6, 7, 8], sourcePort: 9,
                                     destinationPort: 10, padding: 4)
-        #expect(bytes.count == 60)
+        #expect(bytes.count == RetransEvent.Layout.size + 4)
         let event = try bytes.withUnsafeBytes { try RetransEvent.decode($0) }
         #expect(event.destinationAddress.text == "5.6.7.8")
     }
@@ -123,7 +146,7 @@ import Testing
         spec.btf = btf
         let error = try #require(throws: BindingError.self) { try RetransObjectBinding.validate(spec, choice: .init(transport: .perf, attachment: .tracepoint), origin: "x.o") }
         #expect(error.problems == [
-            "struct retrans_event is \(size + 8) bytes, the decoder reads 56",
+            "struct retrans_event is \(size + 8) bytes, the decoder reads \(RetransEvent.Layout.size)",
             "struct retrans_event.sport is at byte 20, the decoder reads byte 18",
         ])
     }

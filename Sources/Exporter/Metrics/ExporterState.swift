@@ -21,12 +21,14 @@ final class ExporterState: Sendable {
     /// Scrapes are serialised by the server; the lock makes that a property of this type too.
     private let renderer: Mutex<MetricsRenderer>
 
+    /// `cgroupResolver`: cgroup id -> path for the cgroup-derived labels (nil: they stay empty).
     init(configuration: MetricsConfiguration = MetricsConfiguration(), buildInfo: BuildInfo,
-         source: any ScrapeSource) {
+         source: any ScrapeSource, cgroupResolver: CgroupPathResolver? = nil) {
         self.configuration = configuration
         self.source = source
         renderer = Mutex(MetricsRenderer(
-            selection: configuration.labels, maximumSeries: configuration.maximumSeries, buildInfo: buildInfo))
+            selection: configuration.labels, maximumSeries: configuration.maximumSeries, buildInfo: buildInfo,
+            cgroupResolver: cgroupResolver))
     }
 
     /// One exposition in one buffer: collect (drain and snapshot), render.
@@ -46,6 +48,8 @@ final class ExporterState: Sendable {
     }
 
     private func inputs(_ renderer: inout MetricsRenderer) -> ScrapeInputs {
+        let expired = renderer.expireCgroups()
+        if !expired.isEmpty { source.forgetCgroups(expired) }
         let (flows, kernel) = source.collect(into: &renderer.counts)
         return ScrapeInputs(flows: flows, kernel: kernel, tcpSegments: source.tcpSegments())
     }

@@ -124,24 +124,11 @@ struct ExpositionWriter {
 
     /// Label values escape `\`, `"` and newline; HELP text escapes `\` and newline only.
     private mutating func writeEscaped(_ text: String, escapingQuotes: Bool) {
-        let utf8 = text.utf8
-        let needsEscaping = utf8.contains { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n")
-            || (escapingQuotes && $0 == UInt8(ascii: "\"")) }
-        guard needsEscaping else {
+        guard LabelEscaping.needsEscaping(text, escapingQuotes: escapingQuotes) else {
             buffer.writeString(text)
             return
         }
-        var escaped: [UInt8] = []
-        escaped.reserveCapacity(utf8.count + 8)
-        for byte in utf8 {
-            switch byte {
-            case UInt8(ascii: "\\"): escaped += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case UInt8(ascii: "\n"): escaped += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case UInt8(ascii: "\"") where escapingQuotes: escaped += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            default: escaped.append(byte)
-            }
-        }
-        buffer.writeBytes(escaped)
+        buffer.writeBytes(LabelEscaping.escaped(text, escapingQuotes: escapingQuotes))
     }
 
     /// Runs a fast writer over raw bytes with at least `maximumBytes` writable; `body` returns
@@ -154,6 +141,28 @@ struct ExpositionWriter {
             guard let base = raw.baseAddress else { return 0 }
             return body(base.assumingMemoryBound(to: UInt8.self))
         }
+    }
+}
+
+/// The exposition's escapes: `\` and newline always, `"` in label values (and OpenMetrics HELP).
+enum LabelEscaping {
+    static func needsEscaping(_ text: String, escapingQuotes: Bool) -> Bool {
+        text.utf8.contains { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n")
+            || (escapingQuotes && $0 == UInt8(ascii: "\"")) }
+    }
+
+    static func escaped(_ text: String, escapingQuotes: Bool) -> [UInt8] {
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(text.utf8.count + 8)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): escaped += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case UInt8(ascii: "\n"): escaped += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case UInt8(ascii: "\"") where escapingQuotes: escaped += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            default: escaped.append(byte)
+            }
+        }
+        return escaped
     }
 }
 

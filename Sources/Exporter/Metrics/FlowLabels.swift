@@ -6,6 +6,19 @@ enum FlowLabel: String, CaseIterable, Sendable {
     case destinationIP = "dst_ip"
     case destinationPort = "dst_port"
     case state = "state"
+    /// Why it was sent again (`RetransmissionKind`); "" with the tracepoint/ programs.
+    case kind = "kind"
+    /// The socket's network namespace inode, decimal; "" when not known.
+    case networkNamespace = "netns"
+    /// The socket's cgroup v2 path relative to the cgroup2 root; "" when not known.
+    case cgroup = "cgroup"
+    /// The Kubernetes pod UID the cgroup path names (`WorkloadLabels`); "" where it names none.
+    case podUID = "pod_uid"
+    /// The container id (64 hex digits) the cgroup path names; "" where it names none.
+    case containerID = "container_id"
+
+    /// Labels whose value comes from the cgroup id, resolved to a path at scrape time.
+    var isFromCgroup: Bool { self == .cgroup || self == .podUID || self == .containerID }
 }
 
 /// The labels chosen with `--metrics.labels`, always in `FlowLabel.allCases` order so the

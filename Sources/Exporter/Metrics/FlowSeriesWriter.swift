@@ -3,8 +3,9 @@
 /// The constant parts of a line (`{ip_version="`, `",src_ip="`, ..., `"} `) are laid out once
 /// per label selection; a line is then a few byte copies, the address and port digits and the
 /// count, written through one raw pointer into 64 KiB stretches of the output buffer. None of
-/// the values can contain `\`, `"` or a newline (digits, hex, dots, colons, state names), so
-/// no escaping is needed on this path.
+/// the values can contain `\`, `"` or a newline (digits, hex, dots, colons, state and kind
+/// names), so no escaping is needed on this path, except for the cgroup-derived labels, which
+/// `CgroupLabelText` escapes once per scrape.
 struct FlowSeriesWriter {
     private let labels: [FlowLabel]
     /// Separator bytes of every label, then the closing `"} `, back to back.
@@ -13,7 +14,14 @@ struct FlowSeriesWriter {
     private let separators: [(start: Int, length: Int)]
     private let closing: (start: Int, length: Int)
     private let maximumLineLengthWithoutName: Int
+    /// How many of the labels come from the cgroup id (their length is known per scrape).
+    private let cgroupLabelCount: Int
     static let stretch = 64 * 1024
+
+    /// Which of a series' counts a family shows.
+    enum Count {
+        case retransmissions, failures, segments
+    }
 
     init(selection: FlowLabelSelection) {
         labels = selection.labels
@@ -31,14 +39,17 @@ struct FlowSeriesWriter {
         self.separators = separators
         maximumLineLengthWithoutName = template.count + labels.count * IPAddressText.maximumLength
             + DecimalText.maximumLength + 1
+        cgroupLabelCount = selection.labels.filter(\.isFromCgroup).count
     }
 
-    /// Appends `name{labels} count\n` for each series in `order` whose chosen count is non-zero.
+    /// Appends `name{labels} count\n` for each series in `order` whose chosen count is non-zero
+    /// (and whose cgroup is not hidden).
     func writeLines(
         name: [UInt8], order: [UInt32], keys: UnsafeBufferPointer<FlowKey>,
-        counts: UnsafeBufferPointer<SeriesCounts>, failures: Bool, to writer: inout ExpositionWriter
+        counts: UnsafeBufferPointer<SeriesCounts>, count chosen: Count, cgroups: CgroupLabelText,
+        to writer: inout ExpositionWriter
     ) {
-        let lineLimit = maximumLineLengthWithoutName + name.count
+        let lineLimit = maximumLineLengthWithoutName + name.count + cgroupLabelCount * cgroups.maximumLength
         let limit = min(keys.count, counts.count)
         name.withUnsafeBufferPointer { name in
             template.withUnsafeBufferPointer { template in
@@ -53,11 +64,18 @@ struct FlowSeriesWriter {
                                         let series = Int(order[position])
                                         position += 1
                                         guard series < limit else { continue }
-                                        let value = failures ? counts[series].failures : counts[series].retransmissions
+                                        let value = switch chosen {
+                                        case .retransmissions: counts[series].retransmissions
+                                        case .failures: counts[series].failures
+                                        case .segments: counts[series].segments
+                                        }
                                         guard value != 0 else { continue }
+                                        let key = keys[series]
+                                        guard cgroupLabelCount == 0 || !cgroups.isHidden(key.cgroupID) else { continue }
                                         length += writeLine(
-                                            name: name, key: keys[series], count: value, labels: labels,
-                                            template: template, separators: separators, to: output + length)
+                                            name: name, key: key, count: value, labels: labels,
+                                            template: template, separators: separators, cgroups: cgroups,
+                                            to: output + length)
                                     }
                                     return length
                                 }
@@ -74,14 +92,14 @@ struct FlowSeriesWriter {
     private func writeLine(
         name: UnsafeBufferPointer<UInt8>, key: FlowKey, count: UInt64, labels: UnsafeBufferPointer<FlowLabel>,
         template: UnsafeBufferPointer<UInt8>, separators: UnsafeBufferPointer<(start: Int, length: Int)>,
-        to output: UnsafeMutablePointer<UInt8>
+        cgroups: CgroupLabelText, to output: UnsafeMutablePointer<UInt8>
     ) -> Int {
         var length = Self.copy(name, to: output)
         for position in 0..<labels.count {
             let separator = separators[position]
             length += Self.copy(UnsafeBufferPointer(rebasing: template[separator.start..<(separator.start + separator.length)]),
                                 to: output + length)
-            length += Self.writeValue(labels[position], of: key, to: output + length)
+            length += Self.writeValue(labels[position], of: key, cgroups: cgroups, to: output + length)
         }
         length += Self.copy(UnsafeBufferPointer(rebasing: template[closing.start..<(closing.start + closing.length)]),
                             to: output + length)
@@ -91,7 +109,8 @@ struct FlowSeriesWriter {
     }
 
     @inline(__always)
-    private static func writeValue(_ label: FlowLabel, of key: FlowKey, to output: UnsafeMutablePointer<UInt8>) -> Int {
+    private static func writeValue(_ label: FlowLabel, of key: FlowKey, cgroups: CgroupLabelText,
+                                   to output: UnsafeMutablePointer<UInt8>) -> Int {
         switch label {
         case .ipVersion:
             output[0] = key.source.isIPv4Mapped ? UInt8(ascii: "4") : UInt8(ascii: "6")
@@ -114,6 +133,16 @@ struct FlowSeriesWriter {
             }
             output.update(from: name.utf8Start, count: name.utf8CodeUnitCount)
             return name.utf8CodeUnitCount
+        case .kind:
+            let name = key.kind.label
+            output.update(from: name.utf8Start, count: name.utf8CodeUnitCount)
+            return name.utf8CodeUnitCount
+        case .networkNamespace:
+            guard key.networkNamespace != 0 else { return 0 }
+            return DecimalText.write(UInt64(key.networkNamespace), to: output)
+        case .cgroup, .podUID, .containerID:
+            let text = cgroups.text(label, of: key.cgroupID)
+            return text.withUnsafeBufferPointer { copy($0, to: output) }
         }
     }
 

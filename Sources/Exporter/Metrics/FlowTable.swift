@@ -4,6 +4,18 @@ struct SeriesCounts: Sendable, Equatable {
     var retransmissions: UInt64 = 0
     /// Failed retransmissions (err != 0): `tcp_retransmission_failures_total`.
     var failures: UInt64 = 0
+    /// Segments of the successful ones: `tcp_retransmitted_segments_total`.
+    var segments: UInt64 = 0
+
+    @inline(__always)
+    mutating func add(_ event: RetransEvent) {
+        if event.error != 0 {
+            failures &+= 1
+        } else {
+            retransmissions &+= 1
+            segments &+= UInt64(event.segments)
+        }
+    }
 }
 
 /// The write side of the flow metrics: decodes samples and counts them per label set.
@@ -22,6 +34,8 @@ struct FlowTable: Sendable {
     private(set) var counts: [SeriesCounts] = []
     private var index: FlowIndex
 
+    /// Segments per cgroup, network namespace and kind, whatever the flow labels.
+    var workloads: WorkloadTable
     /// Events whose label set was new while `maximumSeries` series existed.
     private(set) var overflow = SeriesCounts()
     /// Events counted in `overflow` (each event once, successful or failed).
@@ -37,6 +51,7 @@ struct FlowTable: Sendable {
         self.maximumSeries = maximumSeries
         index = FlowIndex(minimumCapacity: min(self.maximumSeries, 1024))
         keyStore = FlowKeyStore(capacity: self.maximumSeries)
+        workloads = WorkloadTable(maximumSeries: maximumSeries)
         // Reserved once so the array never doubles past the cap (pages are touched only as
         // series arrive).
         counts.reserveCapacity(self.maximumSeries)
@@ -59,20 +74,18 @@ struct FlowTable: Sendable {
         }
     }
 
-    /// Counts one decoded event in its series (or the overflow series).
+    /// Counts one decoded event in its series (or the overflow series), and its segments in
+    /// its workload's.
     @inline(__always)
     mutating func count(_ event: RetransEvent) {
+        if event.segments != 0 && event.error == 0 { workloads.count(event) }
         let key = FlowKey(event, mask: mask)
-        let series = self.series(for: key)
-        let failed = event.error != 0
-        guard let series else {
-            if failed { overflow.failures &+= 1 } else { overflow.retransmissions &+= 1 }
+        guard let series = self.series(for: key) else {
+            overflow.add(event)
             seriesDropped &+= 1
             return
         }
-        counts.withUnsafeMutableBufferPointer { counts in
-            if failed { counts[series].failures &+= 1 } else { counts[series].retransmissions &+= 1 }
-        }
+        counts.withUnsafeMutableBufferPointer { counts in counts[series].add(event) }
     }
 
     /// The series of `key`, created if there is room; nil when the table is full.
@@ -100,7 +113,8 @@ struct FlowTable: Sendable {
             overflow: overflow,
             seriesDropped: seriesDropped,
             eventsReceived: eventsReceived,
-            decodeErrors: decodeErrors)
+            decodeErrors: decodeErrors,
+            workloads: workloads.snapshot())
     }
 
     /// Bytes the table's arrays occupy for the current series, for the benchmark's figures.
@@ -118,6 +132,7 @@ struct FlowSnapshot: Sendable {
     var seriesDropped: UInt64
     var eventsReceived: UInt64
     var decodeErrors: UInt64
+    var workloads: WorkloadSnapshot = WorkloadSnapshot()
 
     var keys: UnsafeBufferPointer<FlowKey> { keyStore.keys(count: seriesCount) }
 }

@@ -33,4 +33,8 @@ final class FlowTableSource: ScrapeSource {
     }
 
     func tcpSegments() -> TCPSegmentCounters? { segments() }
+
+    func forgetCgroups(_ ids: Set<UInt64>) {
+        table.withLock { $0.workloads.forget(cgroups: ids) }
+    }
 }

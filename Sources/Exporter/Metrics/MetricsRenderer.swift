@@ -20,18 +20,41 @@ struct MetricsRenderer {
     private(set) var seriesOrder = FlowSeriesOrder()
     /// The counts of the scrape in progress, copied under the flow lock; storage reused.
     var counts: [SeriesCounts] = []
+    /// cgroup id -> path for the cgroup-derived labels; nil when there is no cgroup2 mount
+    /// (those labels are then empty).
+    var cgroupResolver: CgroupPathResolver?
+    /// Cgroups removed past their grace period: their series are no longer shown.
+    private(set) var expiredCgroups: Set<UInt64> = []
+    /// Most expired ids remembered (each hides series that can no longer grow).
+    static let expiredCgroupLimit = 1 << 20
     private let flowWriter: FlowSeriesWriter
     /// The previous body's size, to allocate the next one in one go.
     private var lastBodySize = 16 * 1024
 
     private static let retransmissionsName = Array("tcp_retransmissions_total".utf8)
     private static let failuresName = Array("tcp_retransmission_failures_total".utf8)
+    private static let segmentsName = Array("tcp_retransmitted_segments_total".utf8)
+    static let workloadSegmentsName = "tcp_retransmitted_segments_by_cgroup_total"
 
-    init(selection: FlowLabelSelection, maximumSeries: Int, buildInfo: BuildInfo) {
+    init(selection: FlowLabelSelection, maximumSeries: Int, buildInfo: BuildInfo,
+         cgroupResolver: CgroupPathResolver? = nil) {
         self.selection = selection
         self.maximumSeries = maximumSeries
         self.buildInfo = buildInfo
+        self.cgroupResolver = cgroupResolver
         flowWriter = FlowSeriesWriter(selection: selection)
+    }
+
+    /// Walks the cgroups again if due and returns those removed past their grace period since
+    /// the last call: the source forgets their workload series. Call once per scrape, before
+    /// `render`.
+    mutating func expireCgroups() -> Set<UInt64> {
+        guard var resolver = cgroupResolver else { return [] }
+        let expired = Set(resolver.refresh())
+        cgroupResolver = resolver
+        if expiredCgroups.count + expired.count > Self.expiredCgroupLimit { expiredCgroups.removeAll() }
+        expiredCgroups.formUnion(expired)
+        return expired
     }
 
     /// The whole exposition in one buffer.
@@ -57,35 +80,83 @@ struct MetricsRenderer {
 
     private mutating func render(_ inputs: ScrapeInputs, to writer: inout ExpositionWriter) {
         seriesOrder.absorb(inputs.flows)
-        writeFlows(inputs.flows, to: &writer)
+        let cgroups = cgroupLabels(inputs.flows)
+        writeFlows(inputs.flows, cgroups: cgroups, to: &writer)
+        writeWorkloads(inputs.flows.workloads, cgroups: cgroups, to: &writer)
         writeSegments(inputs.tcpSegments, to: &writer)
         writeSelfMetrics(inputs, to: &writer)
     }
 
-    private func writeFlows(_ flows: FlowSnapshot, to writer: inout ExpositionWriter) {
+    /// The cgroup-derived label text of every cgroup this scrape shows.
+    private mutating func cgroupLabels(_ flows: FlowSnapshot) -> CgroupLabelText {
+        guard cgroupResolver != nil else { return .empty }
+        var ids = Set(flows.workloads.segments.keys.lazy.map(\.cgroupID))
+        if selection.labels.contains(where: \.isFromCgroup) {
+            for key in flows.keys { ids.insert(key.cgroupID) }
+        }
+        return CgroupLabelText(ids: ids, resolver: &cgroupResolver, expired: expiredCgroups)
+    }
+
+    private func writeFlows(_ flows: FlowSnapshot, cgroups: CgroupLabelText, to writer: inout ExpositionWriter) {
         writer.family(
             "tcp_retransmissions_total", type: .counter,
-            help: "TCP retransmissions the kernel sent, per flow: hits of tracepoint tcp/tcp_retransmit_skb with err == 0, on every CPU. One per retransmitted skb, which can carry several segments.")
-        writeFlowSeries(name: Self.retransmissionsName, flows, \.retransmissions, to: &writer)
+            help: "TCP retransmissions the kernel sent, per flow: hits of tracepoints tcp/tcp_retransmit_skb (err == 0) and, with BTF, tcp/tcp_retransmit_synack, on every CPU. One per retransmitted skb, which can carry several segments.")
+        writeFlowSeries(name: Self.retransmissionsName, flows, .retransmissions, cgroups: cgroups, to: &writer)
         writer.family(
             "tcp_retransmission_failures_total", type: .counter,
             help: "TCP retransmissions the kernel attempted but failed to send (tracepoint err != 0), per flow. Never counted in tcp_retransmissions_total.")
-        writeFlowSeries(name: Self.failuresName, flows, \.failures, to: &writer)
+        writeFlowSeries(name: Self.failuresName, flows, .failures, cgroups: cgroups, to: &writer)
+        writer.family(
+            "tcp_retransmitted_segments_total", type: .counter,
+            help: "TCP segments in the retransmissions of tcp_retransmissions_total, per flow: tcp_skb_pcount of each skb, 1 per SYN-ACK. Sums to Tcp RetransSegs of the namespaces. Needs kernel BTF (tp_btf); empty with the tracepoint fallback.")
+        writeFlowSeries(name: Self.segmentsName, flows, .segments, cgroups: cgroups, to: &writer)
     }
 
     private func writeFlowSeries(
-        name: [UInt8], _ flows: FlowSnapshot, _ count: KeyPath<SeriesCounts, UInt64>,
+        name: [UInt8], _ flows: FlowSnapshot, _ count: FlowSeriesWriter.Count, cgroups: CgroupLabelText,
         to writer: inout ExpositionWriter
     ) {
         counts.withUnsafeBufferPointer { counts in
             flowWriter.writeLines(
                 name: name, order: seriesOrder.order, keys: flows.keys, counts: counts,
-                failures: count == \SeriesCounts.failures, to: &writer)
+                count: count, cgroups: cgroups, to: &writer)
         }
-        let overflow = flows.overflow[keyPath: count]
+        let overflow = switch count {
+        case .retransmissions: flows.overflow.retransmissions
+        case .failures: flows.overflow.failures
+        case .segments: flows.overflow.segments
+        }
         if overflow != 0 {
             writer.sample(String(decoding: name, as: UTF8.self),
                           labels: selection.labels.map { ($0.rawValue, "overflow") }, value: overflow)
+        }
+    }
+
+    /// `tcp_retransmitted_segments_by_cgroup_total`: always on, one series per cgroup, network
+    /// namespace and kind, in label order. Ids that resolve to no path (not visible from here,
+    /// or 0 from a kernel without cgroup data) share the series with an empty `cgroup`.
+    private func writeWorkloads(_ workloads: WorkloadSnapshot, cgroups: CgroupLabelText,
+                                to writer: inout ExpositionWriter) {
+        writer.family(
+            Self.workloadSegmentsName, type: .counter,
+            help: "TCP segments retransmitted, per workload: the socket's cgroup v2 path (and the pod UID and container id it names), network namespace inode and kind (timeout, fast, tlp, syn, synack, other), whatever --metrics.labels says. Needs kernel BTF (tp_btf).")
+        var series: [WorkloadSeriesLabels: UInt64] = [:]
+        for (key, value) in workloads.segments where value != 0 && !cgroups.isHidden(key.cgroupID) {
+            let entry = cgroups.entries[key.cgroupID]
+            let labels = WorkloadSeriesLabels(
+                cgroup: entry?.rawPath ?? "", podUID: entry?.workload.podUID ?? "",
+                containerID: entry?.workload.containerID ?? "",
+                netns: key.networkNamespace == 0 ? "" : String(key.networkNamespace),
+                kind: "\(key.kind.label)")
+            series[labels, default: 0] &+= value
+        }
+        for (labels, value) in series.sorted(by: { $0.key < $1.key }) {
+            writer.sample(Self.workloadSegmentsName, labels: labels.pairs, value: value)
+        }
+        if workloads.overflowSegments != 0 {
+            writer.sample(Self.workloadSegmentsName,
+                          labels: WorkloadSeriesLabels.names.map { ($0, "overflow") },
+                          value: workloads.overflowSegments)
         }
     }
 
@@ -163,5 +234,25 @@ struct MetricsRenderer {
         guard let value else { return }
         writer.family(name, type: .counter, help: help)
         writer.sample(name, value: value)
+    }
+}
+
+/// The label values of one `tcp_retransmitted_segments_by_cgroup_total` series.
+struct WorkloadSeriesLabels: Hashable, Comparable {
+    var cgroup: String
+    var podUID: String
+    var containerID: String
+    var netns: String
+    var kind: String
+
+    static let names = ["cgroup", "pod_uid", "container_id", "netns", "kind"]
+
+    var pairs: [(String, String)] {
+        [("cgroup", cgroup), ("pod_uid", podUID), ("container_id", containerID), ("netns", netns), ("kind", kind)]
+    }
+
+    static func < (lhs: WorkloadSeriesLabels, rhs: WorkloadSeriesLabels) -> Bool {
+        (lhs.cgroup, lhs.netns, lhs.kind, lhs.podUID, lhs.containerID)
+            < (rhs.cgroup, rhs.netns, rhs.kind, rhs.podUID, rhs.containerID)
     }
 }

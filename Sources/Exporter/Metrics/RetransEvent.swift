@@ -1,4 +1,5 @@
-/// One hit of tcp/tcp_retransmit_skb, as the BPF program sends it (bpf/retrans_event.h).
+/// One retransmission (a hit of tcp/tcp_retransmit_skb or tcp/tcp_retransmit_synack), as the
+/// BPF program sends it (bpf/retrans_event.h).
 ///
 /// Addresses are kept as two big-endian 64-bit halves of the 16-byte field: equality, hashing
 /// and ordering are then plain integer operations, and byte `i` is `(high, low)` shifted.
@@ -15,6 +16,14 @@ struct RetransEvent: Sendable, Hashable {
     var destinationPort: UInt16
     var sourceAddress: IPAddress
     var destinationAddress: IPAddress
+    /// Segments the skb carried (`tcp_skb_pcount`); 1 for a SYN-ACK; 0 when not known (the
+    /// tracepoint/ programs cannot read the skb).
+    var segments: UInt16 = 0
+    /// The socket's network namespace inode; 0 when not known.
+    var networkNamespace: UInt32 = 0
+    var kind: RetransmissionKind = .unknown
+    /// The socket's cgroup v2 id (the inode of its directory); 0 when not known.
+    var cgroupID: UInt64 = 0
 
     static let addressFamilyIPv4: UInt16 = 2
     static let addressFamilyIPv6: UInt16 = 10
@@ -29,16 +38,21 @@ struct RetransEvent: Sendable, Hashable {
         static let family = 16
         static let sourcePort = 18
         static let destinationPort = 20
-        static let reserved = 22
+        static let segments = 22
         static let sourceAddress = 24
         static let destinationAddress = 40
-        static let size = 56
+        static let networkNamespace = 56
+        static let kind = 60
+        static let reserved = 61
+        static let cgroupID = 64
+        static let size = 72
 
         /// Member names in bpf/retrans_event.h and their offsets.
         static let fields: [(name: String, offset: Int)] = [
             ("timestamp_ns", timestampNanoseconds), ("state", state), ("err", error), ("family", family),
-            ("sport", sourcePort), ("dport", destinationPort), ("reserved", reserved),
-            ("saddr", sourceAddress), ("daddr", destinationAddress),
+            ("sport", sourcePort), ("dport", destinationPort), ("segments", segments),
+            ("saddr", sourceAddress), ("daddr", destinationAddress), ("netns", networkNamespace),
+            ("kind", kind), ("reserved", reserved), ("cgroup_id", cgroupID),
         ]
     }
 
@@ -73,7 +87,45 @@ struct RetransEvent: Sendable, Hashable {
             destinationPort: UInt16(littleEndian: raw.loadUnaligned(
                 fromByteOffset: Layout.destinationPort, as: UInt16.self)),
             sourceAddress: source,
-            destinationAddress: destination)
+            destinationAddress: destination,
+            segments: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: Layout.segments, as: UInt16.self)),
+            networkNamespace: UInt32(littleEndian: raw.loadUnaligned(
+                fromByteOffset: Layout.networkNamespace, as: UInt32.self)),
+            kind: RetransmissionKind(code: raw.load(fromByteOffset: Layout.kind, as: UInt8.self)),
+            cgroupID: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: Layout.cgroupID, as: UInt64.self)))
+    }
+}
+
+/// Why a segment was sent again, as the BPF program decides it from the socket's state
+/// (enum retrans_kind in bpf/retrans_event.h; docs/METRICS.md says how each is derived and
+/// which kernel counter it matches). The raw values are the C enum's.
+enum RetransmissionKind: UInt8, Sendable, Hashable, CaseIterable {
+    /// The tracepoint/ programs (no kernel BTF): no socket state to read. Label value "".
+    case unknown = 0
+    case timeout = 1
+    case fast = 2
+    case tailLossProbe = 3
+    case syn = 4
+    case synAck = 5
+    case other = 6
+
+    /// A code this exporter does not know (a newer object) counts as `other`.
+    @inline(__always)
+    init(code: UInt8) {
+        self = RetransmissionKind(rawValue: code) ?? .other
+    }
+
+    /// The `kind` label's value.
+    var label: StaticString {
+        switch self {
+        case .unknown: ""
+        case .timeout: "timeout"
+        case .fast: "fast"
+        case .tailLossProbe: "tlp"
+        case .syn: "syn"
+        case .synAck: "synack"
+        case .other: "other"
+        }
     }
 }
 

@@ -48,6 +48,8 @@ protocol ScrapeSource: Sendable {
     func collect(into counts: inout [SeriesCounts]) -> (flows: FlowSnapshot, kernel: KernelStatistics)
     /// `Tcp: OutSegs`/`RetransSegs`; nil leaves the two families out.
     func tcpSegments() -> TCPSegmentCounters?
+    /// Drops the workload series of cgroups that no longer exist.
+    func forgetCgroups(_ ids: Set<UInt64>)
 }
 
 extension ScrapeSource {

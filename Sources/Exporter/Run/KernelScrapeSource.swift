@@ -39,13 +39,19 @@ final class KernelScrapeSource: ScrapeSource {
             .reduce(0) { $0 &+ $1.count }
         kernel.bpfEmitFailed = try? stats.perCPUCounters(index: RetransObjectBinding.emitFailedIndex)
             .reduce(0) { $0 &+ $1.count }
-        if let info = try? binding.program.info() {
-            kernel.programRecursionMisses = info.recursionMisses
+        // Every attached program (the SYN-ACK one too), summed.
+        let infos = binding.programs.compactMap { try? $0.info() }
+        if infos.count == binding.programs.count {
+            kernel.programRecursionMisses = infos.reduce(0) { $0 &+ $1.recursionMisses }
             if runtimeStatisticsHeld {
-                kernel.programRunCount = info.runCount
-                kernel.programRunTimeNanoseconds = info.runTimeNanoseconds
+                kernel.programRunCount = infos.reduce(0) { $0 &+ $1.runCount }
+                kernel.programRunTimeNanoseconds = infos.reduce(0) { $0 &+ $1.runTimeNanoseconds }
             }
         }
         return (flows, kernel)
+    }
+
+    func forgetCgroups(_ ids: Set<UInt64>) {
+        poller.withSink { table in table.workloads.forget(cgroups: ids) }
     }
 }

@@ -29,6 +29,8 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
     let binding: RetransObjectBinding
     let poller: PerfEventPoller<Sink>
     let attachment: ProgramAttachment
+    /// tp_btf's SYN-ACK program on tcp_retransmit_synack.
+    let synAckAttachment: ProgramAttachment?
     /// Held while the session lives: the kernel counts run time only while some fd asks it to.
     let runtimeStatistics: SharedFileDescriptor?
     /// Where the object came from, for the startup log.
@@ -71,14 +73,14 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
             let wakeup = options.rings.wakeup == .everyEvent ? 0 : ringBytes / 4
             constants[RetransObjectBinding.ringWakeupConstant] = .u64(UInt64(wakeup))
         }
-        let program = RetransObjectBinding.programName(choice)
+        let programs = RetransObjectBinding.programNames(choice)
         let object = try steps.run("load", {
             try LoadedObject(loading: spec, options: LoadOptions(
-                constants: constants, programs: [program],
+                constants: constants, programs: Set(programs),
                 maxEntries: transport == .ringBuffer ? [RetransObjectBinding.outputMap(transport): UInt32(ringBytes)] : [:]))
         }) { object in
             "BTF \(object.btfStatus); maps \(object.maps.map(\.name).joined(separator: ", ")); "
-                + "program \(program) verified"
+                + "program\(programs.count == 1 ? "" : "s") \(programs.joined(separator: ", ")) verified"
         }
         let binding = try RetransObjectBinding(object, choice: choice, origin: origin)
         // Not through `steps.run`: a closure could not take the `sending` sink along.
@@ -100,6 +102,18 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
         let attachment = try steps.run("attach", {
             try binding.program.attachAnyKind(method: options.attachMethod, tracefs: tracefs)
         }) { $0.description }
+        var synAckAttachment: ProgramAttachment?
+        if let synAckProgram = binding.synAckProgram {
+            do {
+                let attached = try synAckProgram.attachAnyKind(method: options.attachMethod, tracefs: tracefs)
+                steps.record("attach SYN-ACK", .done(attached.description))
+                synAckAttachment = consume attached
+            } catch {
+                attachment.close()
+                steps.record("attach SYN-ACK", .failed("\(error)"))
+                throw error
+            }
+        }
         var runtimeStatistics: SharedFileDescriptor?
         do {
             runtimeStatistics = try RuntimeStatistics().shared()
@@ -113,6 +127,7 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
         self.binding = binding
         self.poller = poller
         self.attachment = attachment
+        self.synAckAttachment = synAckAttachment
         self.runtimeStatistics = runtimeStatistics
         self.objectOrigin = origin
         self.tracepointHasErr = hasErr
@@ -131,6 +146,10 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
     consuming func close() {
         let attachment = self.attachment
         attachment.close()
+        switch consume self.synAckAttachment {
+        case .some(let synAck): synAck.close()
+        case .none: break
+        }
         poller.stop()
         runtimeStatistics?.close()
     }

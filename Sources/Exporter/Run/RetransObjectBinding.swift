@@ -21,6 +21,17 @@ struct RetransObjectBinding {
         let base = choice.attachment == .tracepoint ? "tcp_retransmit_skb" : "tcp_retransmit_btf"
         return choice.transport == .perf ? base : base + "_rb"
     }
+    /// The SYN-ACK program beside it (tp_btf only: the tracepoint/ record has no cgroup,
+    /// namespace or kind to give, and counting SYN-ACKs there would change the fallback's
+    /// meaning without the rest).
+    static func synAckProgramName(_ choice: Choice) -> String? {
+        guard choice.attachment == .btf else { return nil }
+        return choice.transport == .perf ? "tcp_retransmit_synack_btf" : "tcp_retransmit_synack_btf_rb"
+    }
+    /// Every program `choice` loads and attaches.
+    static func programNames(_ choice: Choice) -> [String] {
+        [programName(choice)] + (synAckProgramName(choice).map { [$0] } ?? [])
+    }
     static func outputMap(_ transport: RingTransport) -> String { transport == .perf ? "events" : "ring" }
     static let statsMap = "stats"
     static let hasErrConstant = "tracepoint_has_err"
@@ -38,15 +49,15 @@ struct RetransObjectBinding {
 
     /// Whether the object carries what `choice` needs (for the `auto` flags).
     static func supports(_ choice: Choice, in spec: ObjectSpec) -> Bool {
-        spec.program(named: programName(choice)) != nil && spec.map(named: outputMap(choice.transport)) != nil
+        programNames(choice).allSatisfy { spec.program(named: $0) != nil }
+            && spec.map(named: outputMap(choice.transport)) != nil
     }
 
     /// Checks `spec` against everything above; `origin` names the object in the message.
     static func validate(_ spec: ObjectSpec, choice: Choice, origin: String) throws(BindingError) {
         var problems: [String] = []
         let transport = choice.transport
-        let program = programName(choice)
-        if spec.program(named: program) == nil {
+        for program in programNames(choice) where spec.program(named: program) == nil {
             problems.append("no program `\(program)` (it has: \(spec.programs.map(\.name).joined(separator: ", ")))")
         }
         let output = outputMap(transport)
@@ -121,6 +132,10 @@ struct RetransObjectBinding {
     let choice: Choice
     var transport: RingTransport { choice.transport }
     let program: LoadedProgram
+    /// tp_btf's SYN-ACK program, writing to the same output.
+    let synAckProgram: LoadedProgram?
+    /// Every loaded program, the main one first.
+    var programs: [LoadedProgram] { [program] + (synAckProgram.map { [$0] } ?? []) }
     /// `events` or `ring`.
     let output: LoadedMap
     let stats: LoadedMap
@@ -135,8 +150,16 @@ struct RetransObjectBinding {
                 "program `\(programName)` must use maps `\(outputName)` and `\(Self.statsMap)` "
                     + "(loaded: \(object.maps.map(\.name).joined(separator: ", ")))"])
         }
+        var synAckProgram: LoadedProgram?
+        if let synAckName = Self.synAckProgramName(choice) {
+            guard let loaded = object.program(named: synAckName) else {
+                throw BindingError(origin: origin, problems: ["program `\(synAckName)` was not loaded"])
+            }
+            synAckProgram = loaded
+        }
         self.choice = choice
         self.program = program
+        self.synAckProgram = synAckProgram
         self.output = output
         self.stats = stats
     }

@@ -111,10 +111,12 @@ struct RunCommand: ExporterCommand {
             session.close()
             throw commandFailure(error)
         }
+        let attribution = WorkloadAttribution.start(attachment: session.binding.choice.attachment)
         let state = ExporterState(
             configuration: metricsConfiguration, buildInfo: BuildInfo(version: RetransExporter.version),
             source: KernelScrapeSource(poller: poller, binding: session.binding,
-                                       runtimeStatisticsHeld: session.runtimeStatistics != nil))
+                                       runtimeStatisticsHeld: session.runtimeStatistics != nil),
+            cgroupResolver: attribution.resolver)
         let server: MetricsHTTPServer
         do {
             server = try MetricsHTTPServer(socket: socket, configuration: serverConfiguration, state: state,
@@ -134,6 +136,7 @@ struct RunCommand: ExporterCommand {
             logger.info("chose \(session.binding.choice) automatically: \(session.automaticChoices.joined(separator: "; "))")
         }
         for warning in session.object.warnings { logger.warning("\(warning)") }
+        for notice in attribution.notices { logger.notice("\(notice)") }
         for step in steps.steps {
             if case .degraded(let text) = step.outcome { logger.notice("\(text)") }
             logger.debug("start-up step \(step.name) took \(step.duration)")

@@ -30,6 +30,9 @@ struct TailCommand: ExporterCommand {
         let output = TailOutput(formatter: TailFormatter(clock: WallClock(), json: json), limit: count)
         var steps = StartupSteps()
         let session = try kernel.openSession(sink: TailSink(output: output), steps: &steps)
+        let attribution = WorkloadAttribution.start(attachment: session.binding.choice.attachment)
+        output.resolveCgroups(with: attribution.resolver)
+        for notice in attribution.notices { writeStandardError("note: \(notice)\n") }
         let poller = session.poller
         let drainInterval = kernel.drainInterval
         if !json { output.write(TailFormatter.header) }
@@ -52,11 +55,18 @@ struct TailCommand: ExporterCommand {
 final class TailOutput: Sendable {
     let formatter: TailFormatter
     let limit: Int
-    private let printed = Mutex<Int>(0)
+    /// Lines printed, and the cgroup resolver (nil: no cgroup2 mount or no BTF).
+    private let state: Mutex<(printed: Int, cgroups: CgroupPathResolver?)>
 
     init(formatter: TailFormatter, limit: Int) {
         self.formatter = formatter
         self.limit = limit
+        state = Mutex((0, nil))
+    }
+
+    /// Before the ring thread starts: where cgroup ids get their paths.
+    func resolveCgroups(with resolver: CgroupPathResolver?) {
+        state.withLock { $0.cgroups = resolver }
     }
 
     func write(_ line: String) {
@@ -65,11 +75,12 @@ final class TailOutput: Sendable {
     }
 
     func event(_ event: RetransEvent) {
-        let done: Bool = printed.withLock { count in
-            guard limit == 0 || count < limit else { return false }
-            write(formatter.line(for: event))
-            count += 1
-            return count == limit
+        let done: Bool = state.withLock { state in
+            guard limit == 0 || state.printed < limit else { return false }
+            let cgroup = event.cgroupID == 0 ? nil : state.cgroups?.path(of: event.cgroupID)
+            write(formatter.line(for: event, cgroupPath: cgroup))
+            state.printed += 1
+            return state.printed == limit
         }
         if done { kill(getpid(), SIGTERM) }
     }

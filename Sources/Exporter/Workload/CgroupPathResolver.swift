@@ -13,7 +13,7 @@
 /// series can be dropped: pod churn does not grow memory.
 ///
 /// Not thread-safe: one owner (the ring thread, or the scrape behind a lock).
-struct CgroupPathResolver {
+struct CgroupPathResolver: Sendable {
     struct Configuration: Sendable, Equatable {
         /// Walks no more often than this, whatever misses.
         var minimumRescanInterval: Duration = .milliseconds(500)
@@ -52,7 +52,7 @@ struct CgroupPathResolver {
     }
 
     let configuration: Configuration
-    private let scanner: () throws(CgroupScanError) -> CgroupScan
+    private let scanner: @Sendable () throws(CgroupScanError) -> CgroupScan
     private var entries: [UInt64: Entry] = [:]
     /// Ids a walk did not find, and when.
     private var unknown: [UInt64: ContinuousClock.Instant] = [:]
@@ -62,7 +62,7 @@ struct CgroupPathResolver {
     private(set) var lastError: CgroupScanError?
 
     init(configuration: Configuration = Configuration(),
-         scanner: @escaping () throws(CgroupScanError) -> CgroupScan) {
+         scanner: @escaping @Sendable () throws(CgroupScanError) -> CgroupScan) {
         self.configuration = configuration
         self.scanner = scanner
     }
@@ -89,6 +89,11 @@ struct CgroupPathResolver {
         }
         statistics.unresolved += 1
         return nil
+    }
+
+    /// Whether the last walks no longer find cgroup `id` (it is in its grace period).
+    func hasVanished(_ id: UInt64) -> Bool {
+        entries[id]?.vanishedAt != nil
     }
 
     /// Walks for an id the cache lacks, unless a walk is not yet due or already missed it.

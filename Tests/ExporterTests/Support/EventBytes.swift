@@ -8,7 +8,8 @@ import CRingTestSupport
 enum EventBytes {
     static func make(
         family: UInt16 = 2, source: [UInt8], destination: [UInt8], sourcePort: UInt16, destinationPort: UInt16,
-        state: Int32 = 1, error: Int32 = 0, timestamp: UInt64 = 1_000, padding: Int = 0
+        state: Int32 = 1, error: Int32 = 0, timestamp: UInt64 = 1_000, padding: Int = 0,
+        segments: UInt16 = 0, networkNamespace: UInt32 = 0, kind: UInt8 = 0, cgroupID: UInt64 = 0
     ) -> [UInt8] {
         var event = retrans_event()
         event.timestamp_ns = timestamp
@@ -17,7 +18,10 @@ enum EventBytes {
         event.family = family
         event.sport = sourcePort
         event.dport = destinationPort
-        event.reserved = 0
+        event.segments = segments
+        event.netns = networkNamespace
+        event.kind = kind
+        event.cgroup_id = cgroupID
         let source16 = source.count == 4 ? mapped(source) : source
         let destination16 = destination.count == 4 ? mapped(destination) : destination
         withUnsafeMutableBytes(of: &event.saddr) { $0.copyBytes(from: source16) }
