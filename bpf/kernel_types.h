@@ -85,11 +85,23 @@ struct sock {
 /* Extends struct sock (read it with core_read from a struct sock pointer).
  * The congestion-avoidance state is a 5-bit bitfield in a u8 here; declared
  * in a u32 unit on purpose: CO-RE finds the kernel's unit and shifts. */
+struct hlist_node {
+	struct hlist_node *next, **pprev;
+};
+
+/* A queued timer is on a wheel list (entry.pprev set); an expired one is taken
+ * off before its handler runs. */
+struct timer_list {
+	struct hlist_node entry;
+};
+
 struct inet_connection_sock {
 	unsigned int icsk_ca_state : 5;
 	__u8 icsk_retransmits;
 	/* Which timer is armed (ICSK_TIME_*); read by bpf/retrans.c. */
 	__u8 icsk_pending;
+	/* The one timer behind RTO, loss probe and reordering timeouts. */
+	struct timer_list icsk_retransmit_timer;
 };
 
 /* struct tcp_sock begins with its inet_connection_sock. */

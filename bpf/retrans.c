@@ -143,31 +143,43 @@ static __always_inline __u64 socket_cgroup_id(const struct sock *sk)
 	return sk->sk_cgrp_data.cgroup->kn->id;
 }
 
+/* Whether the retransmit timer's own handler is running: the kernel takes an
+ * expired timer off its wheel before calling it, and the handler re-arms it
+ * only after it has retransmitted. Where a kernel lays the timer out otherwise,
+ * the test cannot be made and says "running" (the state test alone decides). */
+static __always_inline int retransmit_timer_running(const struct inet_connection_sock *icsk)
+{
+	if (!core_field_exists(icsk->icsk_retransmit_timer.entry.pprev))
+		return 1;
+	return icsk->icsk_retransmit_timer.entry.pprev == 0;
+}
+
 /* Why the kernel sends this skb again, from the socket's state at this moment
  * (docs/METRICS.md, "kind"). The order matters: a SYN is a SYN whatever the
- * state, and the Loss state outranks a loss probe still marked pending. */
+ * state; Loss is the RTO and the slow start after it; Recovery is fast
+ * retransmission. A loss probe is only armed outside those two, and it is a
+ * probe only while its timer's handler runs: an ACK that starts recovery can
+ * leave a probe marked pending, and the retransmissions it causes are fast. */
 static __always_inline __u8 retransmission_kind(const struct sock *sk, const struct tcp_skb_cb *cb)
 {
 	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	const struct inet_connection_sock *icsk;
+	unsigned long long state;
 
 	if (cb->tcp_flags & TCPHDR_SYN)
 		return RETRANS_KIND_SYN;
 	if (!tp)
 		return RETRANS_KIND_OTHER;
 	icsk = &tp->inet_conn;
-	switch (core_read_bitfield(icsk, icsk_ca_state)) {
-	case TCP_CA_Loss:
+	state = core_read_bitfield(icsk, icsk_ca_state);
+	if (state == TCP_CA_Loss)
 		return RETRANS_KIND_TIMEOUT;
-	case TCP_CA_Disorder:
-	case TCP_CA_CWR:
-	case TCP_CA_Recovery:
-		/* A loss probe is only armed in Open state, so a fast retransmit
-		 * never sees one pending. */
+	if (state == TCP_CA_Recovery)
 		return RETRANS_KIND_FAST;
-	default:
-		return icsk->icsk_pending == ICSK_TIME_LOSS_PROBE ? RETRANS_KIND_TLP : RETRANS_KIND_OTHER;
-	}
+	if (icsk->icsk_pending == ICSK_TIME_LOSS_PROBE && retransmit_timer_running(icsk))
+		return RETRANS_KIND_TLP;
+	/* Disorder and CWR retransmit from the queue too (TCPFastRetrans). */
+	return state == TCP_CA_Open ? RETRANS_KIND_OTHER : RETRANS_KIND_FAST;
 }
 
 /* tcp_retransmit_skb, from the socket and the skb themselves. */

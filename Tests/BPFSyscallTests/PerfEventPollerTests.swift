@@ -48,9 +48,9 @@ extension KernelTests {
         /// Once a watermark's worth of bytes is written the reader wakes, without a drain.
         @Test func watermarkWakesTheReaderOnceReached() throws {
             let producer = try RingTestProducer()
-            // 72-byte records (8 header + 4 size + 60 padded raw): 1440 bytes for 20 of them.
+            // 88-byte records (8 header + 4 size + 72 raw, padded to 8): 1760 bytes for 20 of them.
             let poller = try PerfEventPoller(perfEventArray: producer.events,
-                                             options: PerfRingOptions(wakeup: .watermark(bytes: 1440)),
+                                             options: PerfRingOptions(wakeup: .watermark(bytes: 1760)),
                                              sink: CountingSink())
             let pollThread = try PollThread(poller)
             defer { poller.stop(); try? pollThread.join() }

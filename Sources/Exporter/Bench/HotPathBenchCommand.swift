@@ -49,22 +49,22 @@ struct HotPathBenchCommand: ExporterCommand {
     }
 }
 
-/// A 1 MiB ring holding as many 72-byte sample records (the kernel's framing of a 56-byte event)
+/// A 1 MiB ring holding as many sample records (the kernel's framing of an event, 88 bytes)
 /// as fit without wrapping. `readLap` frames them in four passes of a quarter ring each.
 private struct SyntheticRing: ~Copyable {
     static let size = 1 << 20
     let bytes: UnsafeMutableRawBufferPointer
     let reader: RingRecordReader
     let recordsPerLap: Int
-    private var recordSize: Int { 72 }
+    private var recordSize: Int { MetricsBenchmark.syntheticRecordSize }
 
     init(flows: Int) throws {
-        let records = MetricsBenchmark.syntheticRecords(count: Self.size / 72, flows: flows)
+        let records = MetricsBenchmark.syntheticRecords(count: Self.size / MetricsBenchmark.syntheticRecordSize, flows: flows)
         let ring = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.size, alignment: 8)
         ring.initializeMemory(as: UInt8.self, repeating: 0)
         records.withUnsafeBytes { ring.copyMemory(from: $0) }
         bytes = ring
-        recordsPerLap = Self.size / 72
+        recordsPerLap = Self.size / MetricsBenchmark.syntheticRecordSize
         reader = try RingRecordReader(data: UnsafeRawBufferPointer(bytes))
     }
 

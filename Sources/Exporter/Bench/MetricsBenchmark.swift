@@ -47,11 +47,15 @@ enum MetricsBenchmark {
 
     // MARK: decode + count
 
-    /// A perf ring's worth of PERF_RECORD_SAMPLE records: header (8), raw size (4), the 56-byte
-    /// event and the kernel's 4 bytes of padding: 72 bytes each.
+    /// The size of one synthetic record: PERF_RECORD_SAMPLE header (8), raw size (4), the
+    /// event, and the kernel's padding to 8 bytes.
+    static let syntheticRecordSize = (8 + 4 + RetransEvent.Layout.size + 7) & ~7
+
+    /// A perf ring's worth of PERF_RECORD_SAMPLE records of tp_btf events (segments, kind,
+    /// namespace and cgroup filled as the kernel would, a handful of cgroups and namespaces).
     static func syntheticRecords(count: Int, flows: Int, seed: UInt64 = 1) -> [UInt8] {
         var generator = BenchmarkRandom(seed: seed)
-        let recordSize = 72
+        let recordSize = syntheticRecordSize
         var bytes = [UInt8](repeating: 0, count: count * recordSize)
         bytes.withUnsafeMutableBytes { raw in
             for index in 0..<count {
@@ -59,7 +63,7 @@ enum MetricsBenchmark {
                 let base = index * recordSize
                 raw.storeBytes(of: UInt32(9).littleEndian, toByteOffset: base, as: UInt32.self)      // PERF_RECORD_SAMPLE
                 raw.storeBytes(of: UInt16(recordSize).littleEndian, toByteOffset: base + 6, as: UInt16.self)
-                raw.storeBytes(of: UInt32(60).littleEndian, toByteOffset: base + 8, as: UInt32.self)
+                raw.storeBytes(of: UInt32(recordSize - 12).littleEndian, toByteOffset: base + 8, as: UInt32.self)
                 let event = base + 12
                 raw.storeBytes(of: UInt64(index).littleEndian, toByteOffset: event, as: UInt64.self)
                 raw.storeBytes(of: Int32(1).littleEndian, toByteOffset: event + 8, as: Int32.self)
@@ -80,6 +84,13 @@ enum MetricsBenchmark {
                 raw.storeBytes(of: source.low.bigEndian, toByteOffset: event + 32, as: UInt64.self)
                 raw.storeBytes(of: destination.high.bigEndian, toByteOffset: event + 40, as: UInt64.self)
                 raw.storeBytes(of: destination.low.bigEndian, toByteOffset: event + 48, as: UInt64.self)
+                typealias Layout = RetransEvent.Layout
+                raw.storeBytes(of: UInt16(1 + flow % 3).littleEndian, toByteOffset: event + Layout.segments, as: UInt16.self)
+                raw.storeBytes(of: UInt32(4_026_531_840 + UInt32(flow % 8)).littleEndian,
+                               toByteOffset: event + Layout.networkNamespace, as: UInt32.self)
+                raw.storeBytes(of: UInt8(1 + flow % 3), toByteOffset: event + Layout.kind, as: UInt8.self)
+                raw.storeBytes(of: UInt64(1000 + flow % 16).littleEndian, toByteOffset: event + Layout.cgroupID,
+                               as: UInt64.self)
             }
         }
         return bytes

@@ -8,7 +8,7 @@ struct MetricsConfiguration: Sendable, Equatable {
     /// to the overflow series).
     var maximumSeries: Int = 10_000
 
-    /// Keys and counts are reserved for the whole cap up front (as address space, 56 bytes a
+    /// Keys and counts are reserved for the whole cap up front (as address space, 80 bytes a
     /// series), so the cap itself is bounded.
     static let seriesLimit = 10_000_000
 }
