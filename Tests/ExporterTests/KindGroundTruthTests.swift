@@ -131,7 +131,10 @@ struct KindGroundTruthTests {
     @Test func synAck() throws { try check(.synAck) }
     @Test func fastIPv6() throws { try check(.fast, family: .ipv6) }
     @Test func tailLossProbeIPv6() throws { try check(.tailLossProbe, family: .ipv6) }
+}
 
+/// The parsers of the ground truth, without a kernel (they run in the parallel phase).
+struct KindGroundTruthParsingTests {
     /// The parser against a real pair of /proc files' shape.
     @Test func countersParse() throws {
         let text = """
@@ -146,5 +149,27 @@ struct KindGroundTruthTests {
         let earlier = NetnsCounters(values: ["Tcp.RetransSegs": 90])
         #expect(NetnsCounters(values: values).delta(from: earlier)["Tcp.RetransSegs"] == 5)
         #expect(throws: CountersParseError.self) { try NetnsCounters.parse("Tcp: A B\nTcp: 1") }
+    }
+
+    /// bpftrace -f json output as the witness's script leaves it at exit (seen in a fast run).
+    @Test func witnessParse() throws {
+        let output = """
+            {"type": "attached_probes", "data": {"probes": 3}}
+            {"type": "printf", "data": "ready\\n"}
+            {"type": "map", "data": {"@events": {"0,3": 8, "0,2": 4, "1,5": 1}}}
+            {"type": "map", "data": {"@failed": {"0,-16": 2}}}
+            {"type": "map", "data": {"@segments": {"0,2": 4, "0,3": 88, "1,5": 1}}}
+            {"type": "map", "data": {"@stateSegments": {"0,3,5,0,1": 4, "0,3,1,0,1": 88}}}
+            {"type": "map", "data": {"@states": {"0,3,5,0,1": 4, "0,3,1,0,1": 8}}}
+            """
+        let report = try RetransmissionKindWitness.parse(output)
+        #expect(report.tally(.sender, .fast) == RetransmissionTally(events: 8, segments: 88))
+        #expect(report.tally(.sender, .tailLossProbe) == RetransmissionTally(events: 4, segments: 4))
+        #expect(report.tally(.receiver, .synAck) == RetransmissionTally(events: 1, segments: 1))
+        #expect(report.failed[.sender] == [-16: 2])
+        // The stale LOSS_PROBE (timer armed, Recovery) is `tlp` for the proposed rule only.
+        #expect(report.regrouped(.sender, by: \.proposedKind) == report.kinds[.sender])
+        #expect(report.regrouped(.sender, by: \.kindWithRunningTimer)[.fast] == RetransmissionTally(events: 12, segments: 92))
+        #expect(report.regrouped(.sender, by: \.kindInProbeStates)[.tailLossProbe] == nil)
     }
 }
