@@ -112,6 +112,8 @@ public struct RetransmissionWitnessReport: Sendable, CustomStringConvertible {
     public var states: [RetransmissionSocketState: RetransmissionTally]
     /// Hits with `err != 0`, by side and errno (negative, as the kernel passes it).
     public var failed: [LabSide: [Int: Int]]
+    /// Runs of the witness's programs the kernel skipped (`recursion_misses`): must be 0 for exact maps.
+    public var recursionMisses = 0
 
     public func tally(_ side: LabSide, _ kind: RetransmissionKind) -> RetransmissionTally {
         kinds[side]?[kind] ?? RetransmissionTally()
@@ -149,6 +151,7 @@ public struct RetransmissionWitnessReport: Sendable, CustomStringConvertible {
         for (state, tally) in states.sorted(by: { $0.key.description < $1.key.description }) {
             lines.append("  \(state): \(tally)")
         }
+        if recursionMisses != 0 { lines.append("  witness programs' recursion misses: \(recursionMisses)") }
         return lines.joined(separator: "\n")
     }
 }
@@ -203,30 +206,57 @@ public final class RetransmissionKindWitness: @unchecked Sendable {
         }
         """
 
-    /// Starts bpftrace and waits until its probes are attached (BEGIN runs after them).
+    /// Starts bpftrace and waits until its tracepoints are attached. (Its BEGIN runs before the
+    /// tracepoints are attached in 0.17, so `ready` alone proves nothing; bpftrace writes
+    /// `__BPFTRACE_NOTIFY_PROBES_ATTACHED` to stderr once they all are.)
     public static func start(port: UInt16, timeout: Double = 60) throws -> RetransmissionKindWitness {
-        let process = try Command.start(["bpftrace", "-f", "json", "-e", script, "\(port)"])
+        let before = Set(try Bpftool.programs().compactMap { $0.int("id") })
+        let process = try Command.start(["bpftrace", "-f", "json", "-e", script, "\(port)"],
+                                        environment: ["__BPFTRACE_NOTIFY_PROBES_ATTACHED": "1"])
         let deadline = Date().addingTimeInterval(timeout)
-        while !process.stdoutSoFar.contains("ready") {
+        while !process.stderrSoFar.contains("__BPFTRACE_NOTIFY_PROBES_ATTACHED") {
             guard process.isRunning, Date() < deadline else {
                 let result = process.stop(SIGKILL, timeout: 5)
                 throw WitnessError(reason: "bpftrace did not attach within \(timeout) s: \(result)")
             }
             usleep(50_000)
         }
-        return RetransmissionKindWitness(port: port, process: process)
+        // Its two tracepoint programs (another tool loading one at this very moment would be counted too).
+        let programs = try Bpftool.programs().filter {
+            guard let id = $0.int("id") else { return false }
+            return !before.contains(id) && $0.string("type") == "tracepoint"
+        }.compactMap { $0.int("id") }
+        return RetransmissionKindWitness(port: port, process: process, programIDs: programs)
     }
 
-    private init(port: UInt16, process: BackgroundCommand) {
+    /// The ids of the witness's tracepoint programs.
+    public let programIDs: [Int]
+
+    private init(port: UInt16, process: BackgroundCommand, programIDs: [Int]) {
         self.port = port
         self.process = process
+        self.programIDs = programIDs
     }
 
-    /// SIGINT makes bpftrace print its maps and exit; returns them parsed.
+    /// SIGINT makes bpftrace print its maps and exit; returns them parsed, with the programs'
+    /// recursion misses (runs the kernel skipped because a BPF program was already running on
+    /// that CPU: those hits are missing from the maps).
     public func stop() throws -> RetransmissionWitnessReport {
-        let result = process.stop(SIGINT, timeout: 30)
+        let ids = Set(programIDs)
+        let misses = try Bpftool.programs().filter { $0.int("id").map(ids.contains) ?? false }
+            .reduce(0) { $0 + ($1.int("recursion_misses") ?? 0) }
+        // A SIGINT has been seen to go unanswered for 30 s (once, on a loaded machine): ask again
+        // before giving up on the maps.
+        for _ in 0..<3 where process.isRunning {
+            process.send(SIGINT)
+            let deadline = Date().addingTimeInterval(10)
+            while process.isRunning && Date() < deadline { usleep(50_000) }
+        }
+        let result = process.stop(SIGKILL, timeout: 5)
         guard result.succeeded else { throw WitnessError(reason: "bpftrace failed: \(result)") }
-        return try Self.parse(result.stdout)
+        var report = try Self.parse(result.stdout)
+        report.recursionMisses = misses
+        return report
     }
 
     deinit { process.kill() }
@@ -274,7 +304,7 @@ public final class RetransmissionKindWitness: @unchecked Sendable {
             guard key.count == 2, let side = LabSide(rawValue: key[0]) else { throw WitnessError(reason: "@failed key \(key)") }
             failed[side, default: [:]][key[1]] = count
         }
-        return RetransmissionWitnessReport(kinds: kinds, states: states, failed: failed)
+        return RetransmissionWitnessReport(kinds: kinds, states: states, failed: failed, recursionMisses: 0)
     }
 }
 

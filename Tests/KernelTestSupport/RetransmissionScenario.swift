@@ -19,9 +19,11 @@ import Glibc
 /// - `syn`: every SYN to the port is dropped for the first 1.5 s of the connect.
 /// - `synAck`: everything but SYNs is dropped at the server for 1.5 s: the client's handshake ACK
 ///   and its first data, so the server retransmits its SYN-ACK (and the client its data).
+/// - `mixed`: a bulk transfer losing 10 % of its data packets at random: fast recovery, lost
+///   retransmissions, RTOs and slow-start retransmissions in one flow.
 public struct RetransmissionScenario: Sendable {
     public enum Kind: String, CaseIterable, Sendable {
-        case timeout, fast, tailLossProbe, syn, synAck
+        case timeout, fast, tailLossProbe, syn, synAck, mixed
     }
 
     public var kind: Kind
@@ -41,15 +43,15 @@ public struct RetransmissionScenario: Sendable {
         self.port = port
     }
 
-    /// The names assigned to these scenarios: namespaces `rtx-kind-*`, 10.203.60-69.0/24,
-    /// fd00:203::6X:0/112, ports 7960-7969 (each kind and family its own, so no two collide).
+    /// The names assigned to these scenarios: namespaces `rtx-kind-<kind><4|6>`, 10.203.60-65.0/24
+    /// and fd00:203::6X:0/112 (one subnet number per kind, both families in each lab), ports
+    /// 7960-7965 for IPv4 flows and 7970-7975 for IPv6 ones: the witness tells flows apart by port.
     public static func assigned(_ kind: Kind, family: BulkTransfer.Family = .ipv4) -> RetransmissionScenario {
         let index = Kind.allCases.firstIndex(of: kind) ?? 0
-        let slot = index + (family == .ipv6 ? 5 : 0)
-        let short = ["to", "fr", "tlp", "syn", "sa"][index] + (family == .ipv6 ? "6" : "4")
+        let short = ["to", "fr", "tlp", "syn", "sa", "mx"][index] + (family == .ipv6 ? "6" : "4")
         return RetransmissionScenario(kind: kind, family: family, labName: "rtx-kind-\(short)",
-                                      ipv4Network: "10.203.\(60 + slot)", ipv6Network: "fd00:203::\(60 + slot)",
-                                      port: UInt16(7960 + slot))
+                                      ipv4Network: "10.203.\(60 + index)", ipv6Network: "fd00:203::\(60 + index)",
+                                      port: UInt16(7960 + index + (family == .ipv6 ? 10 : 0)))
     }
 
     static let table = "rtxkind"
@@ -66,6 +68,8 @@ public struct RetransmissionScenario: Sendable {
             return port + ["tcp", "flags", "&", "(syn|fin|rst|psh)", "==", "psh", "numgen", "inc", "mod", "5", "==", "0", "drop"]
         case .syn: return port + ["tcp", "flags", "&", "(syn|ack)", "==", "syn", "drop"]
         case .synAck: return port + ["tcp", "flags", "&", "syn", "==", "0", "drop"]
+        case .mixed:
+            return port + ["tcp", "flags", "&", "(syn|fin|rst)", "==", "0", "numgen", "random", "mod", "100", "<", "10", "drop"]
         }
     }
 
@@ -78,7 +82,7 @@ public struct RetransmissionScenario: Sendable {
     var senderArguments: [String] {
         switch kind {
         case .timeout: return ["bulk", "250", "16384", "0.01"]          // 4 MiB over ~2.5 s + the blackout
-        case .fast: return ["bulk", "128", "65536", "0"]               // 8 MiB as fast as it goes
+        case .fast, .mixed: return ["bulk", "128", "65536", "0"]       // 8 MiB as fast as it goes
         case .tailLossProbe: return ["reqresp", "40", "500", "0"]      // 40 requests, one at a time
         case .syn, .synAck: return ["bulk", "4", "16384", "0"]         // 64 KiB once connected
         }
@@ -96,7 +100,7 @@ public struct RetransmissionScenario: Sendable {
         try lab.inReceiver(["nft", "add", "table", "inet", Self.table])
         try lab.inReceiver(["nft", "add", "chain", "inet", Self.table, "input",
                             "{ type filter hook input priority 0; policy accept; }"])
-        let permanent = kind == .fast || kind == .tailLossProbe
+        let permanent = kind == .fast || kind == .tailLossProbe || kind == .mixed
         if permanent { try addDropRule(lab) }
 
         let observer = witness ? try RetransmissionKindWitness.start(port: port) : nil
@@ -124,7 +128,7 @@ public struct RetransmissionScenario: Sendable {
             try addDropRule(lab)
             usleep(useconds_t(Self.dropSeconds * 1_000_000))
             try flushDropRules(lab)
-        case .fast, .tailLossProbe:
+        case .fast, .tailLossProbe, .mixed:
             break
         }
 
