@@ -15,6 +15,13 @@
 ///   the independent ground truth; checks that no record was overrun; its records parsed
 ///   as `TracepointHit`s (addresses, ports, state, err).
 /// - `Bpftool`: `bpftool ... -j` as an independent witness of programs, links and perf attachments.
+/// - `NetnsCounters`: `/proc/net/snmp` + `/proc/net/netstat` of one namespace (`Tcp.RetransSegs`,
+///   `TcpExt.TCPFastRetrans`, ...) and their deltas: the kernel's own retransmission counters.
+/// - `RetransmissionScenario`: a flow in a lab of its own provoking one kind of retransmission on
+///   purpose (timeout, fast, tail loss probe, SYN, SYN-ACK) with nftables drops in the receiver,
+///   returning the counter deltas of both namespaces.
+/// - `RetransmissionKindWitness`: bpftrace at tcp_retransmit_skb/_synack classifying each
+///   retransmission from the kernel's socket state (BTF), an independent check of a kind rule.
 ///
 /// Every resource has a `delete()`/`remove()` that is idempotent and safe to call
 /// from `defer`; each also cleans up leftovers with the same name from an earlier
