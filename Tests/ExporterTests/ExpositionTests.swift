@@ -37,13 +37,13 @@ enum ExpositionFixture {
     static var events: [[UInt8]] {
         // Segments, namespace, kind and cgroup as the tp_btf programs report them.
         func v4(_ s: [UInt8], _ sp: UInt16, _ d: [UInt8], _ dp: UInt16, state: Int32 = 1, error: Int32 = 0,
-                segments: UInt16 = 2, kind: RetransmissionKind = .fast, cgroup: UInt64 = 101) -> [UInt8] {
+                segments: UInt16 = 2, kind: Exporter.RetransmissionKind = .fast, cgroup: UInt64 = 101) -> [UInt8] {
             EventBytes.make(family: 2, source: s, destination: d, sourcePort: sp, destinationPort: dp,
                             state: state, error: error, segments: segments, networkNamespace: 4_026_531_840,
                             kind: kind.rawValue, cgroupID: cgroup)
         }
         func v6(_ s: String, _ sp: UInt16, _ d: String, _ dp: UInt16, state: Int32 = 1, error: Int32 = 0,
-                segments: UInt16 = 1, kind: RetransmissionKind = .timeout, cgroup: UInt64 = 102) -> [UInt8] {
+                segments: UInt16 = 1, kind: Exporter.RetransmissionKind = .timeout, cgroup: UInt64 = 102) -> [UInt8] {
             EventBytes.make(family: 10, source: EventBytes.address(s), destination: EventBytes.address(d),
                             sourcePort: sp, destinationPort: dp, state: state, error: error, segments: segments,
                             networkNamespace: 4_026_532_317, kind: kind.rawValue, cgroupID: cgroup)

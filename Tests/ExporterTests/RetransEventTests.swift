@@ -37,12 +37,12 @@ import Testing
         #expect(event.networkNamespace == 4_026_532_317)
         #expect(event.kind == .tailLossProbe)
         #expect(event.cgroupID == 0x0000_0001_0000_2F3A)
-        let codes: [(RetransmissionKind, retrans_kind)] = [
+        let codes: [(Exporter.RetransmissionKind, retrans_kind)] = [
             (.unknown, RETRANS_KIND_UNKNOWN), (.timeout, RETRANS_KIND_TIMEOUT), (.fast, RETRANS_KIND_FAST),
             (.tailLossProbe, RETRANS_KIND_TLP), (.syn, RETRANS_KIND_SYN), (.synAck, RETRANS_KIND_SYNACK),
             (.other, RETRANS_KIND_OTHER)]
         for (kind, code) in codes { #expect(kind.rawValue == UInt8(code.rawValue), "\(kind)") }
-        #expect(RetransmissionKind(code: 200) == .other)
+        #expect(Exporter.RetransmissionKind(code: 200) == .other)
     }
 
     @Test func decodesEveryFieldOfAnIPv4Event() throws {
