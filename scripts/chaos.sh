@@ -33,6 +33,9 @@ Options:
                       for a second run beside another one (1-255)
   --mode MODE         auto (default: netem if available, else nft), netem or nft
   --ns-prefix NAME    namespace name prefix (default rtx-ch; must start with rtx-ch)
+  --cgroup PATH       run the sender in this cgroup v2 (a path under the cgroup2 root,
+                      e.g. /rtx-demo.slice/app.service), so the exporter's cgroup,
+                      pod_uid and container_id labels name it; made here, removed on exit
   --cleanup           only remove namespaces left by a killed run, then exit
   -h, --help          this help
 
@@ -52,6 +55,7 @@ mode=auto
 prefix=rtx-ch
 net=4
 cleanup_only=0
+cgroup=""
 
 die() { echo "chaos.sh: $*" >&2; exit 2; }
 need_value() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value (see --help)"; }
@@ -68,6 +72,7 @@ while [ $# -gt 0 ]; do
     --net) need_value "$@"; net=$2; shift 2 ;;
     --mode) need_value "$@"; mode=$2; shift 2 ;;
     --ns-prefix) need_value "$@"; prefix=$2; shift 2 ;;
+    --cgroup) need_value "$@"; cgroup=$2; shift 2 ;;
     --cleanup) cleanup_only=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -88,6 +93,9 @@ case "$mode" in auto|netem|nft) ;; *) die "--mode must be auto, netem or nft, go
 [[ $prefix =~ ^rtx-ch[a-z0-9-]*$ ]] && [ ${#prefix} -le 20 ] \
   || die "--ns-prefix must start with 'rtx-ch', use [a-z0-9-] and be at most 20 characters"
 
+[ -z "$cgroup" ] || [[ $cgroup =~ ^(/[A-Za-z0-9_.:@-]+)+$ && ! $cgroup =~ /\.\.?(/|$) ]] \
+  || die "--cgroup must be an absolute cgroup path of [A-Za-z0-9_.:@-] components, got '$cgroup'"
+
 [ "$(id -u)" -eq 0 ] || die "needs root (it creates network namespaces): sudo $0 $*"
 for tool in ip python3 awk; do
   command -v "$tool" >/dev/null || die "'$tool' not found (Debian: apt-get install iproute2 python3 gawk)"
@@ -105,6 +113,8 @@ ns_exists() { ip netns list | awk '{print $1}' | grep -qx -- "$1"; }
 
 work_dir=""
 child_pids=()
+cgroup_root=""
+cgroups_made=()   # the cgroup directories this run made, parents first
 cleaned=0
 cleanup() {
   [ "$cleaned" = 1 ] && return
@@ -115,6 +125,10 @@ cleanup() {
   # Deleting a namespace deletes its veth end, its qdisc and its nftables table.
   for ns in "$ns_a" "$ns_b"; do
     ns_exists "$ns" && ip netns del "$ns" 2>/dev/null || true
+  done
+  # Only the cgroups this run made, deepest first (their processes are gone).
+  for (( i = ${#cgroups_made[@]} - 1; i >= 0; i-- )); do
+    rmdir -- "${cgroups_made[i]}" 2>/dev/null || true
   done
   [ -n "$work_dir" ] && rm -rf -- "$work_dir"
 }
@@ -130,6 +144,20 @@ fi
 for ns in "$ns_a" "$ns_b"; do
   ns_exists "$ns" && { cleaned=1; die "namespace $ns already exists (another run, or one that was killed): remove it with '$0 --cleanup --ns-prefix $prefix'"; }
 done
+
+# ---- the sender's cgroup ----------------------------------------------------
+if [ -n "$cgroup" ]; then
+  cgroup_root=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+  [ -n "$cgroup_root" ] || die "--cgroup: no cgroup2 file system is mounted (see /proc/self/mountinfo)"
+  path=$cgroup_root
+  IFS=/ read -ra components <<<"${cgroup#/}"
+  for component in "${components[@]}"; do
+    path=$path/$component
+    [ -d "$path" ] && continue
+    mkdir -- "$path" || die "--cgroup: cannot create $path"
+    cgroups_made+=("$path")
+  done
+fi
 
 # ---- the two hosts ----------------------------------------------------------
 ip netns add "$ns_a"
@@ -245,8 +273,14 @@ done
 
 before=$(retrans_segs)
 if [ "$iterations" -gt 0 ]; then what="$iterations"; else what="${duration}s of"; fi
-echo "traffic: $ns_a [$addr_a] -> $ns_b [$addr_b]:$port, $what $bytes_per_transfer-byte transfers"
-ip netns exec "$ns_a" python3 -u "$work_dir/sender.py" "$addr_b" "$port" "$bytes_per_transfer" "$iterations" "$duration" &
+echo "traffic: $ns_a [$addr_a] -> $ns_b [$addr_b]:$port, $what $bytes_per_transfer-byte transfers${cgroup:+, sender in cgroup $cgroup}"
+if [ -n "$cgroup" ]; then
+  # The shell moves itself into the cgroup before exec: every socket the sender makes is the cgroup's.
+  sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cgroup_root$cgroup" \
+    ip netns exec "$ns_a" python3 -u "$work_dir/sender.py" "$addr_b" "$port" "$bytes_per_transfer" "$iterations" "$duration" &
+else
+  ip netns exec "$ns_a" python3 -u "$work_dir/sender.py" "$addr_b" "$port" "$bytes_per_transfer" "$iterations" "$duration" &
+fi
 sender_pid=$!
 child_pids+=("$sender_pid")
 # `wait` on a background job returns as soon as a trapped signal arrives, so

@@ -46,6 +46,9 @@ loss=${DEMO_LOSS:-10}
 flow_port=${DEMO_FLOW_PORT:-7431}
 prefix=${DEMO_NS_PREFIX:-rtx-ch-demo}
 net=${DEMO_NET:-20}
+# A pod's container, as the kubelet (systemd driver) and containerd name its cgroup.
+demo_pod_uid=0d3e4f50-6a7b-4c8d-9e0f-1a2b3c4d5e6f
+demo_cgroup=/rtx-demo.slice/kubepods-burstable-pod${demo_pod_uid//-/_}.slice/cri-containerd-$(printf 'de%.0s' $(seq 32)).scope
 
 die() { echo "demo.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -125,8 +128,9 @@ promtool check config "$work_dir/prometheus.yml" >"$log/promtool" 2>&1 || { cat 
 echo "demo: lossy traffic ($loss% loss) between namespaces $prefix-a and $prefix-b (scripts/chaos.sh)"
 # In a session (and process group) of its own: Ctrl-C in the terminal reaches
 # only demo.sh, whose clean-up stops chaos.sh, which removes its namespaces.
+# The sender runs in a Kubernetes-shaped cgroup, so the dashboard's per-pod panels have a pod.
 setsid bash "$root/scripts/chaos.sh" --ns-prefix "$prefix" --net "$net" --port "$flow_port" --loss "$loss" \
-  --duration 31536000 >"$log/chaos" 2>&1 &
+  --cgroup "$demo_cgroup" --duration 31536000 >"$log/chaos" 2>&1 &
 chaos_pid=$!
 for _ in $(seq 100); do
   grep -q '^traffic:' "$log/chaos" 2>/dev/null && break
@@ -186,6 +190,8 @@ Queries to try:
     $(graph 'tcp:retransmission_ratio:rate5m')
   ALERTS{alertname="TCPRetransmissionRateHigh"}
     $(graph 'ALERTS{alertname="TCPRetransmissionRateHigh"}')
+  sum by (pod_uid, kind) (rate(tcp_retransmitted_segments_by_cgroup_total[1m]))   (the sender's "pod": chaos.sh --cgroup)
+    $(graph 'sum by (pod_uid, kind) (rate(tcp_retransmitted_segments_by_cgroup_total[1m]))')
 
 Grafana: import deploy/grafana/retrans-exporter.json with this Prometheus as its data source.
 The exporter runs in namespace $ns_sender (the lossy sender), so the ratio is that host's.

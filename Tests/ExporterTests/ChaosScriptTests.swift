@@ -85,6 +85,7 @@ struct ChaosScriptTests {
     @Test(arguments: [
         ["--loss", "101"], ["--loss", "ten"], ["--duration", "0"], ["--port", "70000"],
         ["--ns-prefix", "prod"], ["--mode", "loopback"], ["--bogus"],
+        ["--cgroup", "relative/path"], ["--cgroup", "/a/../b"], ["--cgroup", "/with space"],
     ])
     func rejectsBadOptions(arguments: [String]) throws {
         let outcome = try Command.run([Self.script] + arguments, check: false)

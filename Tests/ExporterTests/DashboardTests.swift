@@ -35,7 +35,13 @@ struct DashboardTests {
                        "topk(10, sum by (instance, dst_ip, dst_port) (rate(tcp_retransmissions_total",
                        "tcp_retransmission_failures_total", "retrans_exporter_bpf_emit_failed_total",
                        "retrans_exporter_bpf_recursion_misses_total", "retrans_exporter_series_dropped_total",
-                       "retrans_exporter_events_received_total", "ALERTS{alertname=\"TCPRetransmissionRateHigh\""] {
+                       "retrans_exporter_events_received_total", "ALERTS{alertname=\"TCPRetransmissionRateHigh\"",
+                       // Per workload and per kind (issue 11's always-on family).
+                       "sum by (instance, kind) (rate(tcp_retransmitted_segments_by_cgroup_total",
+                       "topk(10, sum by (instance, cgroup) (rate(tcp_retransmitted_segments_by_cgroup_total",
+                       "topk(10, sum by (instance, pod_uid, kind) (rate(tcp_retransmitted_segments_by_cgroup_total",
+                       "sum by (instance, netns) (rate(tcp_retransmitted_segments_by_cgroup_total",
+                       "tcp_retransmitted_segments_total"] {
             #expect(queries.contains(needed), "no panel queries \(needed)")
         }
     }
@@ -58,7 +64,7 @@ struct DashboardTests {
             "tcp_retransmissions_total", "tcp_retransmission_failures_total", "retrans_exporter_build_info",
             "retrans_exporter_events_received_total", "retrans_exporter_bpf_emit_failed_total",
             "retrans_exporter_bpf_recursion_misses_total", "retrans_exporter_series_dropped_total",
-            "retrans_exporter_series",
+            "retrans_exporter_series", "tcp_retransmitted_segments_by_cgroup_total", "tcp_retransmitted_segments_total",
         ])
     }
 

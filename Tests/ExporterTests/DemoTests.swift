@@ -71,6 +71,11 @@ struct DemoTests {
         let alertState = try query("ALERTS{alertname=\"TCPRetransmissionRateHigh\"}").first?.labels["alertstate"]
         #expect(alertState == "pending" || alertState == "firing")
 
+        // The sender's pod, named from its cgroup path.
+        let pod = try query("sum by (pod_uid, kind) (tcp_retransmitted_segments_by_cgroup_total{pod_uid=\"0d3e4f50-6a7b-4c8d-9e0f-1a2b3c4d5e6f\"})")
+        #expect(!pod.isEmpty && pod.allSatisfy { ["timeout", "fast", "tlp", "syn", "synack", "other"].contains($0.labels["kind"] ?? "") },
+                "\(pod)")
+
         // Every dashboard query, as Grafana would send it, returns data.
         let dashboard = try GrafanaDashboard.load()
         var returned: [String] = []
@@ -111,6 +116,10 @@ struct DemoTests {
 
         let namespacesLeft = try Self.namespaces()
         #expect(namespacesLeft.isEmpty, "namespaces left: \(namespacesLeft)")
+        // The sender's Kubernetes-shaped cgroup (chaos.sh --cgroup) is gone too.
+        let cgroupRoot = try Command.run(["findmnt", "-n", "-t", "cgroup2", "-o", "TARGET"]).stdout
+            .split(separator: "\n").first.map(String.init) ?? "/sys/fs/cgroup"
+        #expect(!SystemFile.exists(cgroupRoot + "/rtx-demo.slice"), "the demo's cgroup is still there")
         let pids = Self.demoPIDs(outcome.stdout)
         #expect(pids.count == 4, "\(outcome.stdout)")
         for pid in pids + [exporterPID] {

@@ -182,11 +182,17 @@ struct DeployFilesTests {
             assert security["runAsUser"] == 0  # no ambient capabilities in Kubernetes
             limits = container["resources"]["limits"]
             assert "memory" in limits and "cpu" in limits, limits
-            (mount,) = container["volumeMounts"]
-            assert mount["mountPath"] == "/sys/kernel/tracing" and mount["readOnly"] is True
-            (volume,) = pod["spec"]["volumes"]
-            assert volume["name"] == mount["name"]
-            assert volume["hostPath"]["path"] == "/sys/kernel/tracing"
+            # Two read-only host directories: tracefs (the tracepoint fallback) and the
+            # cgroup2 hierarchy (cgroup ids to paths, for the workload labels). Nothing else.
+            mounts = {m["name"]: m for m in container["volumeMounts"]}
+            volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+            assert mounts.keys() == volumes.keys() == {"tracefs", "cgroup"}, (mounts, volumes)
+            assert all(m["readOnly"] is True for m in mounts.values()), mounts
+            assert mounts["tracefs"]["mountPath"] == "/sys/kernel/tracing"
+            assert volumes["tracefs"]["hostPath"]["path"] == "/sys/kernel/tracing"
+            assert volumes["cgroup"]["hostPath"]["path"] == "/sys/fs/cgroup"
+            # Not over the pod's own /sys/fs/cgroup, which the runtime mounts.
+            assert not mounts["cgroup"]["mountPath"].startswith("/sys/"), mounts["cgroup"]
             assert service["spec"]["clusterIP"] == "None"
             assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
             assert [p["port"] for p in service["spec"]["ports"]] == [2112]
