@@ -117,6 +117,40 @@ struct WorkloadAttributionTests {
         }
     }
 
+    /// Kernels without BTF: the tracepoint/ fallback still counts every retransmission exactly,
+    /// the attribution labels are empty, the segment families have no series, and one log line
+    /// says why.
+    @Test func theTracepointFallbackCountsExactlyWithEmptyAttribution() throws {
+        let port: UInt16 = 7172
+        let lab = try VethNamespaces.create(name: "rtx-wl-tp", ipv4Network: "10.203.71", ipv6Network: "fd00:203::47")
+        defer { lab.delete() }
+        try lab.dropInbound(port: port, oneIn: 10)
+        let ftrace = try FtraceCounter.create(name: "rtx-wl-tp", filter: FtraceCounter.portFilter(port))
+        defer { ftrace.remove() }
+        let exporter = try RunningExporter.run(port: 21391, [
+            "--bpf.attach", "tracepoint", "--metrics.labels", "src_port,dst_port,kind,netns,cgroup,pod_uid,container_id"])
+        defer { _ = exporter.stop() }
+        try exporter.waitUntilAttached()
+        try BulkTransfer(lab: lab, family: .ipv4, port: port, bytes: 4 << 20).run()
+        try lab.waitUntilQuiet(port: port)
+        let truth = try ftrace.retransmissions()
+        _ = try ftrace.stopAndCount()
+        let metrics = try exporter.scrape()
+        let figures = metrics.expectFlowCounts(truth, port: port)
+        print("tracepoint fallback: ftrace \(truth.succeeded) (+\(truth.failed) failed), exporter \(figures.counted)")
+        #expect(truth.succeeded > 0)
+        let flows = metrics.series("tcp_retransmissions_total").filter { $0.labels["dst_port"] == "\(port)" }
+        #expect(!flows.isEmpty)
+        for sample in flows {
+            for label in ["kind", "netns", "cgroup", "pod_uid", "container_id"] {
+                #expect(sample.labels[label] == "", "\(label) of \(sample.labels)")
+            }
+        }
+        #expect(metrics.series("tcp_retransmitted_segments_total").isEmpty)
+        #expect(metrics.series("tcp_retransmitted_segments_by_cgroup_total").isEmpty)
+        #expect(exporter.log.contains("the tracepoint/ program cannot read the socket"), "\(exporter.log)")
+    }
+
     /// The network namespace's inode as the kernel names it (nsfs), the `netns` label's value.
     static func netnsInode(_ namespace: String) throws -> String {
         try Command.run(["stat", "-L", "-c", "%i", "/run/netns/\(namespace)"]).stdout

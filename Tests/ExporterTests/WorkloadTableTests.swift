@@ -82,7 +82,7 @@ import Testing
         #expect(metrics.series("tcp_retransmissions_total").map { $0.labels["cgroup"] } == ["/system.slice/b.service"])
         // Forgotten in memory too, not just hidden.
         let source = try #require(state.source as? FlowTableSource)
-        #expect(source.withTable { $0.workloads.segments.keys.map(\.cgroupID) } == [21])
+        #expect(source.withTable { $0.workloads.keys.map(\.cgroupID) } == [21])
     }
 
     @Test func aPathTakenAgainShowsOnlyTheLiveCgroup() throws {

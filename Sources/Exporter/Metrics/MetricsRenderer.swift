@@ -90,7 +90,7 @@ struct MetricsRenderer {
     /// The cgroup-derived label text of every cgroup this scrape shows.
     private mutating func cgroupLabels(_ flows: FlowSnapshot) -> CgroupLabelText {
         guard cgroupResolver != nil else { return .empty }
-        var ids = Set(flows.workloads.segments.keys.lazy.map(\.cgroupID))
+        var ids = Set(flows.workloads.keys.lazy.map(\.cgroupID))
         if selection.labels.contains(where: \.isFromCgroup) {
             for key in flows.keys { ids.insert(key.cgroupID) }
         }
@@ -141,7 +141,7 @@ struct MetricsRenderer {
             Self.workloadSegmentsName, type: .counter,
             help: "TCP segments retransmitted, per workload: the socket's cgroup v2 path (and the pod UID and container id it names), network namespace inode and kind (timeout, fast, tlp, syn, synack, other), whatever --metrics.labels says. Needs kernel BTF (tp_btf).")
         var series: [WorkloadSeriesLabels: UInt64] = [:]
-        for (key, value) in workloads.segments where value != 0 && !cgroups.isHidden(key.cgroupID) {
+        for (key, value) in zip(workloads.keys, workloads.segments) where value != 0 && !cgroups.isHidden(key.cgroupID) {
             let entry = cgroups.entries[key.cgroupID]
             let labels = WorkloadSeriesLabels(
                 cgroup: entry?.rawPath ?? "", podUID: entry?.workload.podUID ?? "",

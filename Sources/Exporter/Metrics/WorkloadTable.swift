@@ -16,7 +16,13 @@ struct WorkloadKey: Sendable, Hashable, Comparable {
 /// `maximumSeries` keys, the rest counted apart as overflow.
 struct WorkloadTable: Sendable {
     let maximumSeries: Int
-    private(set) var segments: [WorkloadKey: UInt64] = [:]
+    /// Keys and their segment counts, side by side; `positions` finds a key's place.
+    private(set) var keys: [WorkloadKey] = []
+    private(set) var segments: [UInt64] = []
+    private var positions: [WorkloadKey: Int] = [:]
+    /// The last event's key and place: a storm is mostly one workload's, so most events skip
+    /// the hash. Places are array offsets, valid until `forget` rebuilds the arrays.
+    private var last: (key: WorkloadKey, position: Int)?
     /// Segments whose key was new while `maximumSeries` keys existed.
     private(set) var overflowSegments: UInt64 = 0
 
@@ -28,10 +34,16 @@ struct WorkloadTable: Sendable {
     mutating func count(_ event: RetransEvent) {
         let key = WorkloadKey(cgroupID: event.cgroupID, networkNamespace: event.networkNamespace, kind: event.kind)
         let added = UInt64(event.segments)
-        if let index = segments.index(forKey: key) {
-            segments.values[index] &+= added
-        } else if segments.count < maximumSeries {
-            segments[key] = added
+        if let last, last.key == key {
+            segments[last.position] &+= added
+        } else if let position = positions[key] {
+            segments[position] &+= added
+            last = (key, position)
+        } else if keys.count < maximumSeries {
+            positions[key] = keys.count
+            last = (key, keys.count)
+            keys.append(key)
+            segments.append(added)
         } else {
             overflowSegments &+= added
         }
@@ -39,17 +51,28 @@ struct WorkloadTable: Sendable {
 
     /// Drops the keys of cgroups that no longer exist.
     mutating func forget(cgroups: Set<UInt64>) {
-        guard !cgroups.isEmpty else { return }
-        segments = segments.filter { !cgroups.contains($0.key.cgroupID) }
+        guard !cgroups.isEmpty, keys.contains(where: { cgroups.contains($0.cgroupID) }) else { return }
+        var keptKeys: [WorkloadKey] = []
+        var keptSegments: [UInt64] = []
+        for (key, count) in zip(keys, segments) where !cgroups.contains(key.cgroupID) {
+            keptKeys.append(key)
+            keptSegments.append(count)
+        }
+        keys = keptKeys
+        segments = keptSegments
+        positions = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($0.element, $0.offset) })
+        last = nil
     }
 
+    /// A copy for one scrape (copy-on-write: the arrays are copied when the next event lands).
     func snapshot() -> WorkloadSnapshot {
-        WorkloadSnapshot(segments: segments, overflowSegments: overflowSegments)
+        WorkloadSnapshot(keys: keys, segments: segments, overflowSegments: overflowSegments)
     }
 }
 
 /// What a scrape takes of the workload table (a copy: it is small).
 struct WorkloadSnapshot: Sendable {
-    var segments: [WorkloadKey: UInt64] = [:]
+    var keys: [WorkloadKey] = []
+    var segments: [UInt64] = []
     var overflowSegments: UInt64 = 0
 }
