@@ -97,6 +97,8 @@ public struct RetransmissionScenario: Sendable {
     public func run(witness: Bool) throws -> RetransmissionScenarioResult {
         let lab = try VethNamespaces.create(name: labName, ipv4Network: ipv4Network, ipv6Network: ipv6Network)
         defer { lab.delete() }
+        // Read while the namespaces exist: an exporter's `netns` label is this inode.
+        let netns = [LabSide.sender: try lab.netnsInode(lab.sender), .receiver: try lab.netnsInode(lab.receiver)]
         try lab.inReceiver(["nft", "add", "table", "inet", Self.table])
         try lab.inReceiver(["nft", "add", "chain", "inet", Self.table, "input",
                             "{ type filter hook input priority 0; policy accept; }"])
@@ -147,7 +149,7 @@ public struct RetransmissionScenario: Sendable {
         let report = try observer?.stop()
         return RetransmissionScenarioResult(scenario: self, sender: senderAfter.delta(from: senderBefore),
                                             receiver: receiverAfter.delta(from: receiverBefore), witness: report,
-                                            nstatMismatches: mismatches)
+                                            nstatMismatches: mismatches, netns: netns)
     }
 
     private func addDropRule(_ lab: VethNamespaces) throws {
@@ -250,6 +252,8 @@ public struct RetransmissionScenarioResult: Sendable, CustomStringConvertible {
     public var witness: RetransmissionWitnessReport?
     /// Counters where `nstat -asz` disagreed with the /proc files (should be empty).
     public var nstatMismatches: [String]
+    /// Each side's network namespace inode (`stat -L -c %i /run/netns/NS`), read while it existed.
+    public var netns: [LabSide: String] = [:]
 
     public func counters(_ side: LabSide) -> CounterDelta { side == .sender ? sender : receiver }
 

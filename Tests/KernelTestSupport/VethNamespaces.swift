@@ -71,6 +71,13 @@ public final class VethNamespaces: @unchecked Sendable {
                         "numgen", "random", "mod", "\(oneIn)", "==", "0", "drop"])
     }
 
+    /// The inode of one of the lab's namespaces as nsfs names it: what the exporter's `netns`
+    /// label and the kernel's `net->ns.inum` hold.
+    public func netnsInode(_ namespace: String) throws -> String {
+        try Command.run(["stat", "-L", "-c", "%i", "/run/netns/\(namespace)"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Runs a command inside the sender namespace.
     @discardableResult
     public func inSender(_ arguments: [String], timeout: Double = 120, check: Bool = true) throws -> CommandResult {
