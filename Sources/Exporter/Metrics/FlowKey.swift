@@ -1,7 +1,7 @@
 /// The compact identity of one series: an event reduced to the chosen labels.
 ///
-/// 56 bytes, no strings: the hot path hashes and compares seven machine words, and label text
-/// is rendered only at scrape time (the cgroup's path, pod and container from its id). Fields of labels not chosen are zeroed, with one exception: an
+/// 56 bytes, no strings: the hot path hashes six machine words and compares seven, and label
+/// text is rendered only at scrape time (the cgroup's path, pod and container from its id). Fields of labels not chosen are zeroed, with one exception: an
 /// address that is not chosen keeps its family (`::ffff:0.0.0.0` for IPv4, `::` for IPv6) so
 /// that `ip_version` can still be rendered from the key alone.
 struct FlowKey: Sendable, Hashable, Comparable {
@@ -47,10 +47,18 @@ struct FlowKey: Sendable, Hashable, Comparable {
         UInt64(sourcePort) << 48 | UInt64(destinationPort) << 32 | UInt64(UInt32(bitPattern: state))
     }
 
-    /// Network namespace and kind in one word, for hashing.
+    /// Network namespace and kind in one word, for comparing.
     @inline(__always)
     var namespaceAndKind: UInt64 {
         UInt64(networkNamespace) << 8 | UInt64(kind.rawValue)
+    }
+
+    /// The attribution fields folded into one word, for hashing: SipHash's cost grows with
+    /// every word, and these are all 0 unless their labels are chosen. The multiply spreads
+    /// the namespace and kind over the cgroup id's bits; equality still compares each field.
+    @inline(__always)
+    var attributionWord: UInt64 {
+        cgroupID ^ (namespaceAndKind &* 0x9E37_79B9_7F4A_7C15)
     }
 
     @inline(__always)
@@ -67,8 +75,9 @@ struct FlowKey: Sendable, Hashable, Comparable {
         hasher.combine(destination.high)
         hasher.combine(destination.low)
         hasher.combine(portsAndState)
-        hasher.combine(namespaceAndKind)
-        hasher.combine(cgroupID)
+        // Zero unless attribution labels are chosen (the default): then not hashed at all.
+        let attribution = attributionWord
+        if attribution != 0 { hasher.combine(attribution) }
     }
 
     /// Exposition order: version, source address, source port, destination address, port,

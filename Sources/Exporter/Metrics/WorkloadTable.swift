@@ -6,6 +6,16 @@ struct WorkloadKey: Sendable, Hashable, Comparable {
     var networkNamespace: UInt32
     var kind: RetransmissionKind
 
+    /// The three fields in one word (as `FlowKey.attributionWord`).
+    @inline(__always)
+    var word: UInt64 {
+        cgroupID ^ ((UInt64(networkNamespace) << 8 | UInt64(kind.rawValue)) &* 0x9E37_79B9_7F4A_7C15)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(word)
+    }
+
     static func < (lhs: WorkloadKey, rhs: WorkloadKey) -> Bool {
         (lhs.cgroupID, lhs.networkNamespace, lhs.kind.rawValue) < (rhs.cgroupID, rhs.networkNamespace, rhs.kind.rawValue)
     }
@@ -20,9 +30,12 @@ struct WorkloadTable: Sendable {
     private(set) var keys: [WorkloadKey] = []
     private(set) var segments: [UInt64] = []
     private var positions: [WorkloadKey: Int] = [:]
-    /// The last event's key and place: a storm is mostly one workload's, so most events skip
-    /// the hash. Places are array offsets, valid until `forget` rebuilds the arrays.
-    private var last: (key: WorkloadKey, position: Int)?
+    /// Recently seen keys and their places, by a multiplicative hash of the key: a host has few
+    /// workloads retransmitting at a time, so most events skip SipHash (which the dictionary
+    /// needs for nothing here: cgroup ids, namespace inodes and kinds are the kernel's, no
+    /// peer can choose them). Places are array offsets, valid until `forget` rebuilds.
+    private var recent = [(key: WorkloadKey, position: Int)?](repeating: nil, count: 1 << recentBits)
+    private static let recentBits = 6
     /// Segments whose key was new while `maximumSeries` keys existed.
     private(set) var overflowSegments: UInt64 = 0
 
@@ -34,14 +47,15 @@ struct WorkloadTable: Sendable {
     mutating func count(_ event: RetransEvent) {
         let key = WorkloadKey(cgroupID: event.cgroupID, networkNamespace: event.networkNamespace, kind: event.kind)
         let added = UInt64(event.segments)
-        if let last, last.key == key {
-            segments[last.position] &+= added
+        let slot = Int(truncatingIfNeeded: (key.word &* 0xFF51_AFD7_ED55_8CCD) >> (64 - Self.recentBits))
+        if let seen = recent[slot], seen.key == key {
+            segments[seen.position] &+= added
         } else if let position = positions[key] {
             segments[position] &+= added
-            last = (key, position)
+            recent[slot] = (key, position)
         } else if keys.count < maximumSeries {
             positions[key] = keys.count
-            last = (key, keys.count)
+            recent[slot] = (key, keys.count)
             keys.append(key)
             segments.append(added)
         } else {
@@ -61,7 +75,7 @@ struct WorkloadTable: Sendable {
         keys = keptKeys
         segments = keptSegments
         positions = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($0.element, $0.offset) })
-        last = nil
+        recent = recent.map { _ in nil }
     }
 
     /// A copy for one scrape (copy-on-write: the arrays are copied when the next event lands).
