@@ -50,6 +50,10 @@ static __u64 (*bpf_ringbuf_query)(void *ringbuf, __u64 flags) =
     (void *)BPF_FUNC_ringbuf_query;
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) =
     (void *)BPF_FUNC_ringbuf_output;
+/* Appends to an iterator's output (seq_file). */
+struct seq_file;
+static long (*bpf_seq_write)(struct seq_file *m, const void *data, __u32 len) =
+    (void *)BPF_FUNC_seq_write;
 /* The socket as a struct tcp_sock the verifier lets us read past struct sock,
  * or NULL when it is not a full TCP socket (Linux 5.9+, tracing programs). */
 struct tcp_sock;

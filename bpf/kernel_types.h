@@ -123,6 +123,24 @@ struct tcp_skb_cb {
 	__u8 tcp_flags;     /* TCP header flags (TCPHDR_SYN = 0x02, ...) */
 };
 
+/* What a task iterator sees of a task: its process, when it started, and its
+ * namespaces (NULL while it exits). */
+struct nsproxy {
+	struct net *net_ns;
+};
+
+struct task_struct {
+	int tgid;
+	__u64 start_boottime;
+	struct nsproxy *nsproxy;
+};
+
+/* The first argument of every BPF iterator program. */
+struct bpf_iter_meta {
+	struct seq_file *seq;
+	__u64 session_id;
+};
+
 enum tcp_ca_state {
 	TCP_CA_Open = 0,
 	TCP_CA_Disorder = 1,

@@ -258,4 +258,53 @@ int tcp_retransmit_synack_btf_rb(unsigned long long *ctx)
 	return 0;
 }
 
+/*
+ * Which process is in which network namespace, for the per-namespace TCP
+ * counters: the kernel keeps them per namespace (/proc/PID/net/snmp), anyone
+ * may read them for any PID, but only a privileged reader may ask which
+ * namespace a PID is in (/proc/PID/ns/net). After its privileges are dropped
+ * the exporter runs this iterator (BPF_ITER_CREATE on its link, then read)
+ * and gets one record per namespace: a process in it, and when that process
+ * started, so a PID reused meanwhile is caught.
+ */
+struct netns_task {
+	__u32 netns;
+	__u32 tgid;
+	__u64 start_boottime; /* ns since boot, as /proc/PID/stat's starttime in ticks */
+};
+
+/* Namespaces already written in this session (value: the session id). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u32);
+	__type(value, __u64);
+} netns_seen SEC(".maps");
+
+/* bpf_iter_task: (struct bpf_iter_meta *meta, struct task_struct *task), task NULL at the end. */
+SEC("iter/task")
+int netns_tasks(unsigned long long *ctx)
+{
+	struct bpf_iter_meta *meta = (struct bpf_iter_meta *)ctx[0];
+	struct task_struct *task = (struct task_struct *)ctx[1];
+	struct netns_task record = {};
+	__u64 session;
+	__u64 *seen;
+
+	if (!task)
+		return 0;
+	record.netns = task->nsproxy->net_ns->ns.inum;
+	if (record.netns == 0)
+		return 0;
+	session = meta->session_id;
+	seen = bpf_map_lookup_elem(&netns_seen, &record.netns);
+	if (seen && *seen == session)
+		return 0;
+	bpf_map_update_elem(&netns_seen, &record.netns, &session, BPF_ANY);
+	record.tgid = task->tgid;
+	record.start_boottime = task->start_boottime;
+	bpf_seq_write(meta->seq, &record, sizeof(record));
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -81,6 +81,8 @@ extension Syscalls {
         linkCreatePerfEvent: { programFD, perfEventFD in cbpf_link_create_perf_event(programFD, perfEventFD) },
         linkCreateTracing: { programFD, attachType in cbpf_link_create_tracing(programFD, attachType) },
         rawTracepointOpen: { programFD in cbpf_raw_tracepoint_open(programFD) },
+        iteratorCreate: { linkFD in cbpf_iter_create(linkFD) },
+        read: { fd, buffer in cbpf_read(fd, buffer.baseAddress, buffer.count) },
         objectInfo: { fd, info in
             var length = UInt32(clamping: info.count)
             let result = info.withUnsafeMutableBytes { cbpf_obj_get_info_by_fd(fd, $0.baseAddress, &length) }

@@ -57,6 +57,27 @@ extension Syscalls {
         FileDescriptor(owning: try Self.check(rawTracepointOpen(programFD), "BPF_RAW_TRACEPOINT_OPEN"))
     }
 
+    /// Runs an iterator link once: a new `BPF_ITER_CREATE` session read to its end (each read
+    /// runs the program over the next objects). At most `limit` bytes.
+    public func readIterator(linkFD: Int32, limit: Int = 16 << 20) throws(SyscallError) -> [UInt8] {
+        let session = FileDescriptor(owning: try Self.check(iteratorCreate(linkFD), "BPF_ITER_CREATE"))
+        let result = readToEnd(session.rawValue, limit: limit)
+        session.close()
+        return try result.get()
+    }
+
+    private func readToEnd(_ fd: Int32, limit: Int) -> Result<[UInt8], SyscallError> {
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while output.count < limit {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0) }
+            if count < 0 { return .failure(SyscallError(call: "read(BPF iterator)", errno: Int32(truncatingIfNeeded: -count))) }
+            if count == 0 { break }
+            output.append(contentsOf: chunk[..<count])
+        }
+        return .success(output)
+    }
+
     /// `BPF_OBJ_GET_INFO_BY_FD` into a zeroed `size`-byte buffer; returns the bytes the kernel filled.
     public func info(_ fd: Int32, size: Int) throws(SyscallError) -> [UInt8] {
         var info = [UInt8](repeating: 0, count: size)

@@ -30,6 +30,10 @@ public struct Syscalls: Sendable {
     public var linkCreateTracing: @Sendable (_ programFD: Int32, _ attachType: UInt32) -> Int32
     /// `BPF_RAW_TRACEPOINT_OPEN` of a tracing program (kernels without tracing links).
     public var rawTracepointOpen: @Sendable (_ programFD: Int32) -> Int32
+    /// `BPF_ITER_CREATE`: an fd whose reads run an iterator program.
+    public var iteratorCreate: @Sendable (_ linkFD: Int32) -> Int32
+    /// `read(2)` into the buffer: the byte count, 0 at the end, or -errno.
+    public var read: @Sendable (_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Int
     /// `info` is sized to the struct the caller wants; on success it is cut to what the kernel wrote.
     public var objectInfo: @Sendable (_ fd: Int32, _ info: inout [UInt8]) -> Int32
     /// A program's translated (post-verifier) instructions into `instructions`, sized to the

@@ -22,6 +22,11 @@ public struct TracingAttachment: ~Copyable, Sendable {
     public static func attach(programFD: Int32, _ attach: TracingAttach, target: String,
                               syscalls: Syscalls = .kernel) throws -> TracingAttachment {
         try withContext("attach to \(attach.sectionPrefix) \(target)") {
+            if attach == .iterator {
+                // An iterator has only the link: nothing to fall back to.
+                let link = try syscalls.createTracingLink(programFD: programFD, attachType: attach.rawValue)
+                return TracingAttachment(attach: attach, target: target, method: .link, link: link)
+            }
             do {
                 let link = try syscalls.createTracingLink(programFD: programFD, attachType: attach.rawValue)
                 return TracingAttachment(attach: attach, target: target, method: .link, link: link)
@@ -30,6 +35,15 @@ public struct TracingAttachment: ~Copyable, Sendable {
                 return TracingAttachment(attach: attach, target: target, method: .rawTracepointOpen, link: link)
             }
         }
+    }
+
+    /// An iterator's output: one run over every object (tasks, ...), as the program wrote it.
+    public func iterate(syscalls: Syscalls = .kernel) throws -> [UInt8] {
+        guard attach == .iterator else {
+            throw ContextError("iterate \(attach.sectionPrefix) \(target)",
+                               ProgramSpecError(reason: "not an iterator program"))
+        }
+        return try withContext("run iterator \(target)") { try syscalls.readIterator(linkFD: link.rawValue) }
     }
 
     public consuming func close() {
@@ -49,6 +63,15 @@ public enum ProgramAttachment: ~Copyable, Sendable {
             return "tracepoint \(attachment.category)/\(attachment.name) via \(attachment.method.rawValue)"
         case .tracing(let attachment):
             return "\(attachment.attach.sectionPrefix) \(attachment.target) via \(attachment.method.rawValue)"
+        }
+    }
+
+    /// The BPF link's descriptor of a tracing attachment (an iterator's is what
+    /// `Syscalls.readIterator` reads); nil for a tracepoint's.
+    public var tracingLinkFD: Int32? {
+        switch self {
+        case .tracepoint: return nil
+        case .tracing(let attachment): return attachment.link.rawValue
         }
     }
 

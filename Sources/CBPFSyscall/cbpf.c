@@ -135,6 +135,23 @@ int cbpf_link_create_tracing(int prog_fd, uint32_t attach_type)
 	return sys_bpf(BPF_LINK_CREATE, &attr, ATTR_SIZE(link_create.flags));
 }
 
+int cbpf_iter_create(int link_fd)
+{
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.iter_create.link_fd = (uint32_t)link_fd;
+	return sys_bpf(BPF_ITER_CREATE, &attr, ATTR_SIZE(iter_create.flags));
+}
+
+long cbpf_read(int fd, void *buffer, size_t length)
+{
+	long n;
+	do {
+		n = read(fd, buffer, length);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
 int cbpf_raw_tracepoint_open(int prog_fd)
 {
 	union bpf_attr attr;

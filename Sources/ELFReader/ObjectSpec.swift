@@ -106,6 +106,9 @@ public enum TracingAttach: UInt32, Sendable, Equatable {
     case rawTracepoint = 23
     case functionEntry = 24
     case functionExit = 25
+    /// A BPF iterator (`iter/task`, ...): user space runs it by reading an fd; the kernel's
+    /// `bpf_iter_<target>` function gives the arguments.
+    case iterator = 28
 
     /// The section prefix libbpf uses.
     public var sectionPrefix: String {
@@ -113,13 +116,19 @@ public enum TracingAttach: UInt32, Sendable, Equatable {
         case .rawTracepoint: return "tp_btf"
         case .functionEntry: return "fentry"
         case .functionExit: return "fexit"
+        case .iterator: return "iter"
         }
     }
 
     /// The kernel BTF type the program's `attach_btf_id` names, and its `BTF_KIND_*`:
-    /// the tracepoint's `btf_trace_<name>` typedef, or the function itself.
+    /// the tracepoint's `btf_trace_<name>` typedef, the iterator's `bpf_iter_<target>`
+    /// function, or the function itself.
     public func attachType(target: String) -> (name: String, kind: Int) {
-        self == .rawTracepoint ? ("btf_trace_" + target, 8) : (target, 12)
+        switch self {
+        case .rawTracepoint: return ("btf_trace_" + target, 8)
+        case .iterator: return ("bpf_iter_" + target, 12)
+        case .functionEntry, .functionExit: return (target, 12)
+        }
     }
 }
 

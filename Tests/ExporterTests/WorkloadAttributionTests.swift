@@ -87,6 +87,10 @@ struct WorkloadAttributionTests {
                 $0["netns"] == host.netnsInode && $0["cgroup"] == host.cgroup
                     && $0["pod_uid"] == host.podUID && $0["container_id"] == host.containerID
             }))
+            // The namespace's own counters, as the exporter reads them after dropping every
+            // privilege (task iterator + /proc/PID/net): the test's read of the same files.
+            let served = metrics.series("tcp_netns_segments_retransmitted_total").filter { $0.labels["netns"] == host.netnsInode }
+            #expect(served.map(\.value) == [Double(after[index])], "tcp_netns_segments_retransmitted_total \(served.map(\.value))")
             print("""
                 \(host.cgroup) netns \(host.netnsInode): ftrace \(succeeded) (+\(truth.count - succeeded) failed), \
                 exporter \(counted); segments \(segments), RetransSegs +\(kernelSegments), by cgroup \(byCgroup)

@@ -53,6 +53,10 @@ int cbpf_link_create_tracing(int prog_fd, uint32_t attach_type);
 /* The older way for a tracing program (Linux 5.5+): BPF_RAW_TRACEPOINT_OPEN
  * with no name; returns a link-like fd. */
 int cbpf_raw_tracepoint_open(int prog_fd);
+/* BPF_ITER_CREATE: a new session of an iterator link; read(2) it to run the program. */
+int cbpf_iter_create(int link_fd);
+/* read(2), retried on EINTR; the byte count, or -errno. */
+long cbpf_read(int fd, void *buffer, size_t length);
 
 int cbpf_obj_get_info_by_fd(int fd, void *info, uint32_t *info_len);
 /* The program's instructions as the kernel holds them after verification

@@ -51,6 +51,7 @@ final class ExporterState: Sendable {
         let expired = renderer.expireCgroups()
         if !expired.isEmpty { source.forgetCgroups(expired) }
         let (flows, kernel) = source.collect(into: &renderer.counts)
-        return ScrapeInputs(flows: flows, kernel: kernel, tcpSegments: source.tcpSegments())
+        return ScrapeInputs(flows: flows, kernel: kernel, tcpSegments: source.tcpSegments(),
+                            namespaces: source.namespaceCounters())
     }
 }

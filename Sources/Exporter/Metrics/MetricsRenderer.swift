@@ -6,6 +6,7 @@ struct ScrapeInputs: Sendable {
     var flows: FlowSnapshot
     var kernel: KernelStatistics
     var tcpSegments: TCPSegmentCounters?
+    var namespaces: NamespaceCounterCollector.Outcome?
 }
 
 /// Renders the exposition. Owned by the scrape side; keeps the series order between scrapes.
@@ -84,6 +85,7 @@ struct MetricsRenderer {
         writeFlows(inputs.flows, cgroups: cgroups, to: &writer)
         writeWorkloads(inputs.flows.workloads, cgroups: cgroups, to: &writer)
         writeSegments(inputs.tcpSegments, to: &writer)
+        writeNamespaces(inputs.namespaces, to: &writer)
         writeSelfMetrics(inputs, to: &writer)
     }
 
@@ -157,6 +159,17 @@ struct MetricsRenderer {
             writer.sample(Self.workloadSegmentsName,
                           labels: WorkloadSeriesLabels.names.map { ($0, "overflow") },
                           value: workloads.overflowSegments)
+        }
+    }
+
+    /// `tcp_netns_*{netns}`: the kernel's own counters of every network namespace a process is in.
+    private func writeNamespaces(_ outcome: NamespaceCounterCollector.Outcome?, to writer: inout ExpositionWriter) {
+        guard let outcome, outcome.error == nil else { return }
+        for family in NamespaceTCPCounters.families {
+            writer.family(family.name, type: .counter, help: family.help)
+            for (netns, counters) in outcome.counters {
+                writer.sample(family.name, labels: [("netns", String(netns))], value: family.value(counters))
+            }
         }
     }
 

@@ -50,8 +50,11 @@ protocol ScrapeSource: Sendable {
     func tcpSegments() -> TCPSegmentCounters?
     /// Drops the workload series of cgroups that no longer exist.
     func forgetCgroups(_ ids: Set<UInt64>)
+    /// The TCP counters of every network namespace; nil leaves the `tcp_netns_*` families out.
+    func namespaceCounters() -> NamespaceCounterCollector.Outcome?
 }
 
 extension ScrapeSource {
     func tcpSegments() -> TCPSegmentCounters? { try? TCPSegmentCounters.read() }
+    func namespaceCounters() -> NamespaceCounterCollector.Outcome? { nil }
 }

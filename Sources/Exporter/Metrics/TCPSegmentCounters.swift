@@ -26,27 +26,50 @@ struct TCPSegmentCounters: Sendable, Equatable {
 
     /// Parses the `Tcp:` header line and the value line that follows it.
     static func parse(_ text: String, path: String = defaultPath) throws(TCPSegmentCountersError) -> TCPSegmentCounters {
+        let tcp = try ProcNetCounters.section("Tcp", of: text, path: path)
+        return TCPSegmentCounters(sent: try tcp.value("OutSegs"), retransmitted: try tcp.value("RetransSegs"))
+    }
+}
+
+/// One section of `/proc/net/snmp` or `/proc/net/netstat`: a `Name: field field ...` header
+/// line followed by a `Name: value value ...` line.
+struct ProcNetCounters: Sendable, Equatable {
+    var section: String
+    var path: String
+    var values: [String: UInt64]
+    /// Fields whose value is not a counter (a gauge such as `Tcp: MaxConn -1`), as written.
+    var others: [String: String] = [:]
+
+    static func section(_ name: String, of text: String, path: String) throws(TCPSegmentCountersError) -> ProcNetCounters {
+        let prefix = name + ": "
         let lines = text.split(separator: "\n")
-        guard let headerIndex = lines.firstIndex(where: { $0.hasPrefix("Tcp: ") && $0.split(separator: " ").contains("OutSegs") }),
-              headerIndex + 1 < lines.count, lines[headerIndex + 1].hasPrefix("Tcp: ")
+        guard let headerIndex = lines.firstIndex(where: { $0.hasPrefix(prefix) }),
+              headerIndex + 1 < lines.count, lines[headerIndex + 1].hasPrefix(prefix)
         else {
-            throw .malformed(path: path, reason: "no `Tcp:` header and value lines")
+            throw .malformed(path: path, reason: "no `\(name):` header and value lines")
         }
         let names = lines[headerIndex].split(separator: " ")
-        let values = lines[headerIndex + 1].split(separator: " ")
-        guard names.count == values.count else {
-            throw .malformed(path: path, reason: "`Tcp:` lines have \(names.count) names but \(values.count) values")
+        let numbers = lines[headerIndex + 1].split(separator: " ")
+        guard names.count == numbers.count else {
+            throw .malformed(path: path, reason: "`\(name):` lines have \(names.count) names but \(numbers.count) values")
         }
-        func value(_ name: String) throws(TCPSegmentCountersError) -> UInt64 {
-            guard let position = names.firstIndex(where: { $0 == name }) else {
-                throw .malformed(path: path, reason: "no `Tcp: \(name)` field")
+        var counters = ProcNetCounters(section: name, path: path, values: [:])
+        for (field, number) in zip(names, numbers).dropFirst() {
+            if let value = UInt64(number) {
+                counters.values[String(field)] = value
+            } else {
+                counters.others[String(field)] = String(number)
             }
-            guard let number = UInt64(values[position]) else {
-                throw .malformed(path: path, reason: "`Tcp: \(name)` is not a counter: \(values[position])")
-            }
-            return number
         }
-        return TCPSegmentCounters(sent: try value("OutSegs"), retransmitted: try value("RetransSegs"))
+        return counters
+    }
+
+    func value(_ field: String) throws(TCPSegmentCountersError) -> UInt64 {
+        if let value = values[field] { return value }
+        if let other = others[field] {
+            throw .malformed(path: path, reason: "`\(section): \(field)` is not a counter: \(other)")
+        }
+        throw .malformed(path: path, reason: "no `\(section): \(field)` field")
     }
 }
 

@@ -19,11 +19,17 @@ final class KernelScrapeSource: ScrapeSource {
     private let binding: RetransObjectBinding
     private let runtimeStatisticsHeld: Bool
 
-    init(poller: PerfEventPoller<FlowTable>, binding: RetransObjectBinding, runtimeStatisticsHeld: Bool) {
+    private let namespaces: NamespaceCounterCollector?
+
+    init(poller: PerfEventPoller<FlowTable>, binding: RetransObjectBinding, runtimeStatisticsHeld: Bool,
+         namespaceTasks: (@Sendable () throws -> [UInt8])? = nil) {
         self.poller = poller
         self.binding = binding
         self.runtimeStatisticsHeld = runtimeStatisticsHeld
+        namespaces = namespaceTasks.map { NamespaceCounterCollector(iterate: $0) }
     }
+
+    func namespaceCounters() -> NamespaceCounterCollector.Outcome? { namespaces?.collect() }
 
     func collect(into counts: inout [SeriesCounts]) -> (flows: FlowSnapshot, kernel: KernelStatistics) {
         var kernel = KernelStatistics()
@@ -39,7 +45,7 @@ final class KernelScrapeSource: ScrapeSource {
             .reduce(0) { $0 &+ $1.count }
         kernel.bpfEmitFailed = try? stats.perCPUCounters(index: RetransObjectBinding.emitFailedIndex)
             .reduce(0) { $0 &+ $1.count }
-        // Every attached program (the SYN-ACK one too), summed.
+        // Every attached program that counts retransmissions (the SYN-ACK one too), summed.
         let infos = binding.programs.compactMap { try? $0.info() }
         if infos.count == binding.programs.count {
             kernel.programRecursionMisses = infos.reduce(0) { $0 &+ $1.recursionMisses }

@@ -31,6 +31,9 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
     let attachment: ProgramAttachment
     /// tp_btf's SYN-ACK program on tcp_retransmit_synack.
     let synAckAttachment: ProgramAttachment?
+    /// The task iterator's link, for the per-namespace counters (nil: not loaded or refused).
+    let namespaceTasks: ProgramAttachment?
+    private let namespaceTasksLinkFD: Int32?
     /// Held while the session lives: the kernel counts run time only while some fd asks it to.
     let runtimeStatistics: SharedFileDescriptor?
     /// Where the object came from, for the startup log.
@@ -73,7 +76,7 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
             let wakeup = options.rings.wakeup == .everyEvent ? 0 : ringBytes / 4
             constants[RetransObjectBinding.ringWakeupConstant] = .u64(UInt64(wakeup))
         }
-        let programs = RetransObjectBinding.programNames(choice)
+        let programs = RetransObjectBinding.programsToLoad(choice, in: spec)
         let object = try steps.run("load", {
             try LoadedObject(loading: spec, options: LoadOptions(
                 constants: constants, programs: Set(programs),
@@ -114,6 +117,21 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
                 throw error
             }
         }
+        // Not needed to count: a kernel that refuses the link still runs the exporter, without
+        // the per-namespace families, and says so.
+        var namespaceTasks: ProgramAttachment?
+        var namespaceTasksLinkFD: Int32?
+        if let iterator = binding.namespaceTasksProgram {
+            do {
+                let attached = try iterator.attachAnyKind(method: options.attachMethod, tracefs: tracefs)
+                steps.record("attach iterator", .done(attached.description))
+                namespaceTasksLinkFD = attached.tracingLinkFD
+                namespaceTasks = consume attached
+            } catch {
+                steps.record("attach iterator", .degraded(
+                    "per-namespace TCP counters unavailable (\(error)): tcp_netns_* left out"))
+            }
+        }
         var runtimeStatistics: SharedFileDescriptor?
         do {
             runtimeStatistics = try RuntimeStatistics().shared()
@@ -128,10 +146,19 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
         self.poller = poller
         self.attachment = attachment
         self.synAckAttachment = synAckAttachment
+        self.namespaceTasks = namespaceTasks
+        self.namespaceTasksLinkFD = namespaceTasksLinkFD
         self.runtimeStatistics = runtimeStatistics
         self.objectOrigin = origin
         self.tracepointHasErr = hasErr
         self.automaticChoices = read.automatic
+    }
+
+    /// Runs the task iterator once (phase 2 too: reading a link's fd needs no privilege); the
+    /// link lives as long as the session.
+    var namespaceTaskReader: (@Sendable () throws -> [UInt8])? {
+        guard let fd = namespaceTasksLinkFD else { return nil }
+        return { try Syscalls.kernel.readIterator(linkFD: fd) }
     }
 
     /// For the startup log: the rings and their memory.
@@ -148,6 +175,10 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
         attachment.close()
         switch consume self.synAckAttachment {
         case .some(let synAck): synAck.close()
+        case .none: break
+        }
+        switch consume self.namespaceTasks {
+        case .some(let iterator): iterator.close()
         case .none: break
         }
         poller.stop()

@@ -28,9 +28,17 @@ struct RetransObjectBinding {
         guard choice.attachment == .btf else { return nil }
         return choice.transport == .perf ? "tcp_retransmit_synack_btf" : "tcp_retransmit_synack_btf_rb"
     }
-    /// Every program `choice` loads and attaches.
+    /// Every program `choice` needs.
     static func programNames(_ choice: Choice) -> [String] {
         [programName(choice)] + (synAckProgramName(choice).map { [$0] } ?? [])
+    }
+    /// The task iterator behind the per-namespace counters (bpf/retrans.c): loaded with tp_btf
+    /// where the object has it, and not required (an object without it serves no per-namespace
+    /// families).
+    static let namespaceTasksProgram = "netns_tasks"
+    static func programsToLoad(_ choice: Choice, in spec: ObjectSpec) -> [String] {
+        let iterator = choice.attachment == .btf && spec.program(named: namespaceTasksProgram) != nil
+        return programNames(choice) + (iterator ? [namespaceTasksProgram] : [])
     }
     static func outputMap(_ transport: RingTransport) -> String { transport == .perf ? "events" : "ring" }
     static let statsMap = "stats"
@@ -134,6 +142,8 @@ struct RetransObjectBinding {
     let program: LoadedProgram
     /// tp_btf's SYN-ACK program, writing to the same output.
     let synAckProgram: LoadedProgram?
+    /// The task iterator for the per-namespace counters, where loaded.
+    let namespaceTasksProgram: LoadedProgram?
     /// Every loaded program, the main one first.
     var programs: [LoadedProgram] { [program] + (synAckProgram.map { [$0] } ?? []) }
     /// `events` or `ring`.
@@ -160,6 +170,7 @@ struct RetransObjectBinding {
         self.choice = choice
         self.program = program
         self.synAckProgram = synAckProgram
+        self.namespaceTasksProgram = object.program(named: Self.namespaceTasksProgram)
         self.output = output
         self.stats = stats
     }

@@ -115,7 +115,8 @@ struct RunCommand: ExporterCommand {
         let state = ExporterState(
             configuration: metricsConfiguration, buildInfo: BuildInfo(version: RetransExporter.version),
             source: KernelScrapeSource(poller: poller, binding: session.binding,
-                                       runtimeStatisticsHeld: session.runtimeStatistics != nil),
+                                       runtimeStatisticsHeld: session.runtimeStatistics != nil,
+                                       namespaceTasks: session.namespaceTaskReader),
             cgroupResolver: attribution.resolver)
         let server: MetricsHTTPServer
         do {
