@@ -92,7 +92,7 @@ public struct LoadedObject: ~Copyable, Sendable {
         // The kernel's BTF, read once and only if a program needs it (CO-RE, or a tracing
         // program's attach_btf_id).
         let needsKernelBTF = chosen.contains { !$0.coreRelocations.isEmpty || $0.kind.tracingAttach != nil }
-        let kernelBTF = needsKernelBTF ? try options.coreTarget ?? RunningKernelBTF.target() : nil
+        let kernelBTF = needsKernelBTF ? try options.coreTarget ?? RunningKernelBTF.target(indexing: Self.kernelNames(chosen, in: spec)) : nil
         let programSpecs = try Self.relocateCORE(chosen, in: spec, target: kernelBTF)
         var mapSpecs = try withContext("set globals") { try GlobalConstants.apply(options.constants, to: spec.maps) }
         if options.programs != nil {
@@ -133,6 +133,19 @@ public struct LoadedObject: ~Copyable, Sendable {
         var object = spec
         object.programs = programs
         return try withContext("CO-RE") { try CORERelocator.relocate(object, target: target).object.programs }
+    }
+
+    /// Every name the load will look up in the kernel's BTF: the root types of the CO-RE
+    /// relocations, and the tracing programs' attach points (`btf_trace_<tracepoint>`).
+    private static func kernelNames(_ programs: [ProgramSpec], in spec: ObjectSpec) -> Set<KernelBTF.CandidateKey> {
+        var keys = spec.btf.map { CORERelocator.candidateKeys(for: programs, objectBTF: $0) } ?? []
+        for program in programs {
+            if case .tracing(let attach, let target) = program.kind {
+                let (name, kind) = attach.attachType(target: target)
+                keys.insert(KernelBTF.CandidateKey(kindNumber: kind, name: name))
+            }
+        }
+        return keys
     }
 
     private static func programsToLoad(_ spec: ObjectSpec, _ names: Set<String>?) throws -> [ProgramSpec] {

@@ -148,15 +148,35 @@ public struct CORERelocator {
 
     // MARK: - Candidates
 
+    /// What the candidate search will ask the target for, for `programs` of an object whose
+    /// BTF is `objectBTF`: the loader passes these to `KernelBTF(vmlinux:indexing:)`, so that
+    /// the kernel's BTF is walked once for everything.
+    public static func candidateKeys(for programs: [ProgramSpec], objectBTF: BTFSpec) -> Set<KernelBTF.CandidateKey> {
+        let local = LocalTypes(spec: objectBTF)
+        var keys: Set<KernelBTF.CandidateKey> = []
+        for program in programs {
+            for relocation in program.coreRelocations {
+                if let key = candidateKey(relocation, in: local) { keys.insert(key) }
+            }
+        }
+        return keys
+    }
+
+    /// The kind and essential name of a relocation's root type; nil where no target type is
+    /// looked up (`bpf_core_type_id_local`, anonymous or missing local types).
+    private static func candidateKey(_ relocation: CORERelocation, in local: LocalTypes) -> KernelBTF.CandidateKey? {
+        guard relocation.kind != .localTypeID, let type = try? local.type(relocation.localTypeID), !type.name.isEmpty else {
+            return nil
+        }
+        return KernelBTF.CandidateKey(kindNumber: type.kind.number, name: type.name)
+    }
+
     /// One pass over each target BTF for every root type of the program not searched yet.
     private mutating func prefetchCandidates(for programs: [ProgramSpec]) throws(CORERelocationError) {
         var wanted: [KernelBTF.CandidateKey: [UInt32]] = [:]
         let all = programs.flatMap { program in program.coreRelocations.map { (program: program.name, relocation: $0) } }
-        for (_, relocation) in all where relocation.kind != .localTypeID && candidates[relocation.localTypeID] == nil {
-            guard let type = try? local.type(relocation.localTypeID), !type.name.isEmpty else { continue }
-            var kind = type.kind.number
-            if kind == 19 { kind = 6 }
-            let key = KernelBTF.CandidateKey(kindClass: kind, essentialName: KernelBTF.essentialName(type.name))
+        for (_, relocation) in all where candidates[relocation.localTypeID] == nil {
+            guard let key = Self.candidateKey(relocation, in: local) else { continue }
             if !(wanted[key]?.contains(relocation.localTypeID) ?? false) { wanted[key, default: []].append(relocation.localTypeID) }
         }
         guard !wanted.isEmpty else { return }

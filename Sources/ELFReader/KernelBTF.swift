@@ -3,10 +3,23 @@
 /// ~130,000 types, so decoding all of them (5.5 MB) would cost more than the
 /// whole start-up budget.
 ///
-/// `init` makes one pass over the record headers to learn where each type
-/// starts (a record's length follows from its kind and vlen); `type(_:)`
-/// decodes one record on demand; `candidates(for:)` scans names without
-/// decoding records. The loader supplies the bytes: the reader opens no file.
+/// A type's id is its position in the type section, and records differ in
+/// length, so finding any id takes one walk over the record headers (a
+/// record's length follows from its kind and vlen). `init` makes that walk
+/// once, and on the way:
+///
+/// - keeps the offset of every 32nd record (a checkpoint), so that `type(_:)`
+///   later decodes one record by walking at most 31 headers from the nearest
+///   checkpoint;
+/// - notes the ids of the types named in `indexing` (the loader passes the
+///   names its relocations and attach points will ask for), so that
+///   `candidates(for:)` answers those from a table instead of a second walk.
+///
+/// The walk decodes nothing and makes no strings: a record is rejected on its
+/// kind, then on the first byte of its name, and only the few that pass are
+/// compared byte by byte. The bytes stay where the loader keeps them
+/// (`ByteStorage`: an array, or a mapping of the sysfs file); the reader opens
+/// no file and copies only the records it decodes.
 ///
 /// Split BTF (modules): type ids continue after the base's last id, and
 /// string offsets below the base's string section size refer to the base's
@@ -14,108 +27,129 @@
 public struct KernelBTF: Sendable {
     /// "vmlinux", or the module's name: shown in messages and resolutions.
     public let name: String
-    /// This BTF's own records, and (for split BTF) its base's, base first.
-    let layers: [Layer]
+    /// This BTF's own records.
+    let own: Layer
+    /// For split BTF, the base's (vmlinux); nil for vmlinux itself.
+    let base: Layer?
+    /// Candidates found while indexing, for every key `init` was given (empty lists included).
+    private let indexed: [CandidateKey: [UInt32]]
 
+    /// One BTF blob: its bytes, where its sections are, and the checkpoints of its records.
     struct Layer: Sendable {
         let name: String
-        let bytes: [UInt8]
+        let storage: any ByteStorage
+        let sections: Sections
         /// Id of this layer's first record.
         let firstTypeID: UInt32
-        /// Byte offset in `bytes` of each record, by id - firstTypeID.
-        let recordOffsets: [UInt32]
-        let stringStart: Int
-        let stringLength: Int
-        /// Where this layer's strings start in the shared offset space (0 for a base).
-        let stringBase: Int
-        let typeEnd: Int
-
-        var typeCount: Int { recordOffsets.count }
+        let typeCount: Int
+        /// Byte offset of record `k * checkpointInterval` (counted from the layer's first), for each k.
+        let checkpoints: [UInt32]
     }
 
-    /// vmlinux BTF: a base, ids from 1.
-    public init(vmlinux bytes: [UInt8]) throws(ObjectReadError) {
+    /// Where a layer's records and strings lie in its bytes (from its header).
+    struct Sections: Sendable {
+        var typeStart: Int
+        var typeEnd: Int
+        var stringStart: Int
+        var stringLength: Int
+        /// Where these strings start in the shared (base + split) offset space: 0 for a base.
+        var stringBase: Int
+    }
+
+    /// Records between checkpoints: 4,000 offsets (16 KB) for vmlinux instead of 130,000,
+    /// and at most 31 headers to walk per decoded type.
+    static let checkpointInterval = 32
+
+    /// vmlinux BTF: a base, ids from 1. `indexing`: the names to look up on the way (see the type's comment).
+    public init(vmlinux bytes: any ByteStorage, indexing keys: Set<CandidateKey> = []) throws(ObjectReadError) {
         name = "vmlinux"
-        layers = [try Self.layer(named: "vmlinux", bytes: bytes, firstTypeID: 1, stringBase: 0)]
+        base = nil
+        (own, indexed) = try Self.index("vmlinux", bytes, firstTypeID: 1, stringBase: 0, base: nil, keys: keys)
     }
 
     /// A module's split BTF on top of `base` (vmlinux).
-    public init(module name: String, bytes: [UInt8], base: KernelBTF) throws(ObjectReadError) {
+    public init(module name: String, bytes: any ByteStorage, base: KernelBTF,
+                indexing keys: Set<CandidateKey> = []) throws(ObjectReadError) {
         self.name = name
-        guard let top = base.layers.last else {
-            throw ObjectReadError(section: "BTF \(name)", offset: 0, reason: "base BTF has no layers")
+        guard base.base == nil else {
+            throw ObjectReadError(section: "BTF \(name)", offset: 0,
+                                  reason: "base BTF \(base.name) is itself split BTF (only vmlinux can be a base)")
         }
-        let nextID = UInt64(top.firstTypeID) + UInt64(top.typeCount)
-        guard let firstID = UInt32(exactly: nextID) else {
+        let top = base.own
+        guard let firstID = UInt32(exactly: UInt64(top.firstTypeID) + UInt64(top.typeCount)) else {
             throw ObjectReadError(section: "BTF \(name)", offset: 0, reason: "base BTF has too many types")
         }
-        layers = base.layers + [try Self.layer(named: name, bytes: bytes, firstTypeID: firstID,
-                                               stringBase: top.stringBase + top.stringLength)]
+        self.base = top
+        (own, indexed) = try Self.index(name, bytes, firstTypeID: firstID,
+                                        stringBase: top.sections.stringBase + top.sections.stringLength, base: top, keys: keys)
     }
 
     /// Ids of this BTF's own types (for a module, not its base's).
     public var ownTypeIDs: Range<UInt32> {
-        guard let top = layers.last else { return 0..<0 }
-        return top.firstTypeID ..< top.firstTypeID + UInt32(top.typeCount)
+        own.firstTypeID ..< own.firstTypeID + UInt32(own.typeCount)
     }
 
     /// How many ids are valid, void included (libbpf's `btf__type_cnt`).
     public var typeCount: Int { Int(ownTypeIDs.upperBound) }
 
+    // MARK: - One type
+
     /// Decodes type `id`; nil for 0 (`void`); throws for ids past the end or a malformed record.
     public func type(_ id: UInt32) throws(ObjectReadError) -> BTFType? {
         guard id != 0 else { return nil }
-        guard let layer = layers.last(where: { $0.firstTypeID <= id }),
-              Int(id - layer.firstTypeID) < layer.typeCount else {
+        let inBase = id < own.firstTypeID
+        guard let layer = inBase ? base : own, id >= layer.firstTypeID, Int(id - layer.firstTypeID) < layer.typeCount else {
             throw ObjectReadError(section: "BTF \(name)", offset: 0,
                                   reason: "type \(id) does not exist (there are \(typeCount - 1))")
         }
-        var reader = ByteReader(layer.bytes, context: "BTF \(layer.name)")
-        let offset = layer.recordOffsets[Int(id - layer.firstTypeID)]
-        try reader.seek(to: UInt64(offset))
-        let type = try BTFParser.readType(&reader, id: id) { (nameOffset: UInt32) throws(ObjectReadError) -> String in
-            try string(at: nameOffset)
+        return try withBytes { (ownBytes: Span<UInt8>, baseBytes: Span<UInt8>) throws(ObjectReadError) -> BTFType in
+            let bytes = inBase ? baseBytes : ownBytes
+            let context = "BTF \(layer.name)"
+            let index = Int(id - layer.firstTypeID)
+            // From the checkpoint at or before the record, header by header.
+            var position = Int(layer.checkpoints[index / Self.checkpointInterval])
+            var length = try Self.recordLength(at: position, in: bytes, sections: layer.sections, context: context, id: UInt64(id))
+            for _ in 0 ..< index % Self.checkpointInterval {
+                position += length
+                length = try Self.recordLength(at: position, in: bytes, sections: layer.sections, context: context, id: UInt64(id))
+            }
+            // The record alone, through the decoder the object's BTF uses (offsets in errors stay the file's).
+            var reader = ByteReader(bytes.copy(position ..< position + length), context: context, origin: UInt64(position))
+            return try BTFParser.readType(&reader, id: id) { (nameOffset: UInt32) throws(ObjectReadError) -> String in
+                try string(at: nameOffset, own: ownBytes, base: baseBytes)
+            }
         }
-        guard reader.position <= layer.typeEnd else {
-            throw reader.error("type \(id) (\(type.name)) runs past the end of the type section", at: Int(offset))
-        }
-        return type
     }
 
     /// The string at `offset` of the shared (base + split) string space.
-    func string(at offset: UInt32) throws(ObjectReadError) -> String {
-        let (layer, start) = try stringLocation(offset)
-        let tableEnd = layer.stringStart + layer.stringLength
-        let limit = min(tableEnd, start + StringTable.maximumLength + 1)
-        var end = start
-        while end < limit && layer.bytes[end] != 0 { end += 1 }
-        guard end < tableEnd, end - start <= StringTable.maximumLength else {
-            throw ObjectReadError(section: "BTF \(layer.name) strings", offset: UInt64(offset),
+    private func string(at offset: UInt32, own ownBytes: Span<UInt8>, base baseBytes: Span<UInt8>) throws(ObjectReadError) -> String {
+        let place = try stringPlace(offset)
+        let strings = place.inBase ? baseBytes : ownBytes
+        let limit = min(place.tableEnd, place.start + StringTable.maximumLength + 1)
+        var end = place.start
+        while end < limit && strings[end] != 0 { end += 1 }
+        guard end < place.tableEnd, end - place.start <= StringTable.maximumLength else {
+            throw ObjectReadError(section: "BTF \(place.inBase ? base?.name ?? "" : own.name) strings", offset: UInt64(offset),
                                   reason: "string is not NUL-terminated or longer than \(StringTable.maximumLength) bytes")
         }
-        return String(decoding: layer.bytes[start..<end], as: UTF8.self)
+        return String(decoding: strings.copy(place.start ..< end), as: UTF8.self)
     }
 
-    /// The layer holding string `offset`, and the string's byte position in that layer.
-    private func stringLocation(_ offset: UInt32) throws(ObjectReadError) -> (Layer, Int) {
-        let (index, position) = try stringPosition(offset)
-        return (layers[index], position)
+    /// Where string `offset` of the shared space lies: in the base's bytes or this layer's,
+    /// from which byte, and where that string table ends.
+    private func stringPlace(_ offset: UInt32) throws(ObjectReadError) -> (inBase: Bool, start: Int, tableEnd: Int) {
+        try Self.stringPlace(offset, own: own.sections, base: base?.sections, context: "BTF \(name)")
     }
 
-    /// As `stringLocation`, with the layer's index (no copy of the layer).
-    private func stringPosition(_ offset: UInt32) throws(ObjectReadError) -> (layer: Int, position: Int) {
-        let position = Int(offset)
-        var index = layers.count - 1
-        while index >= 0 {
-            let layer = layers[index]
-            if position >= layer.stringBase {
-                guard position - layer.stringBase < layer.stringLength else { break }
-                return (index, layer.stringStart + position - layer.stringBase)
+    /// Runs `body` with this BTF's bytes and its base's (for vmlinux, its own bytes twice).
+    private func withBytes<Result>(_ body: (_ own: Span<UInt8>, _ base: Span<UInt8>) throws(ObjectReadError) -> Result)
+        throws(ObjectReadError) -> Result {
+        try own.storage.withSpan { (ownBytes: Span<UInt8>) throws(ObjectReadError) -> Result in
+            guard let base else { return try body(ownBytes, ownBytes) }
+            return try base.storage.withSpan { (baseBytes: Span<UInt8>) throws(ObjectReadError) -> Result in
+                try body(ownBytes, baseBytes)
             }
-            index -= 1
         }
-        throw ObjectReadError(section: "BTF \(name) strings", offset: UInt64(offset),
-                              reason: "string offset \(offset) is outside the string sections")
     }
 
     // MARK: - Candidates by name, without decoding
@@ -130,60 +164,34 @@ public struct KernelBTF: Sendable {
             self.kindClass = kindClass
             self.essentialName = essentialName
         }
+
+        /// The key a type of kind `kindNumber` named `name` is searched by.
+        public init(kindNumber: Int, name: String) {
+            self.init(kindClass: kindNumber == 19 ? 6 : kindNumber, essentialName: KernelBTF.essentialName(name))
+        }
     }
 
-    /// Ids of this BTF's own types matching each key, in id order: one pass
-    /// over the record headers, names compared byte-wise in place.
+    /// Ids of this BTF's own types matching each key, in id order (keys without
+    /// any are left out): from the table `init` built for the keys it was given,
+    /// and one walk over the records for the others.
     public func candidates(for keys: Set<CandidateKey>) throws(ObjectReadError) -> [CandidateKey: [UInt32]] {
-        guard !keys.isEmpty, let layer = layers.last else { return [:] }
-        var wanted: [UInt64: [CandidateKey]] = [:]
-        var kindMask: UInt32 = 0
-        for key in keys {
-            wanted[Self.hash(Array(key.essentialName.utf8)[...]), default: []].append(key)
-            if (0..<32).contains(key.kindClass) { kindMask |= 1 << UInt32(key.kindClass) }
-        }
-        // This loop is most of CO-RE's start-up cost (~127,000 records here):
-        // a bit test rejects most records, and a name is hashed in the same
-        // pass that finds its end.
         var found: [CandidateKey: [UInt32]] = [:]
-        let bytes = layer.bytes
-        let offsets = layer.recordOffsets
-        for index in offsets.indices {
-            let start = Int(offsets[index])
-            var kind = (Self.u32(bytes, start + 4) >> 24) & 0x1f
-            if kind == 19 { kind = 6 }
-            guard kindMask & (1 << kind) != 0 else { continue }
-            let nameOffset = Self.u32(bytes, start)
-            guard nameOffset != 0 else { continue }
-            let (layerIndex, nameStart) = try stringPosition(nameOffset)
-            let nameBytes = layerIndex == layers.count - 1 ? bytes : layers[layerIndex].bytes
-            let tableEnd = layers[layerIndex].stringStart + layers[layerIndex].stringLength
-            var end = nameStart
-            var hash: UInt64 = Self.hashSeed
-            var underscores = 0
-            var flavored = false
-            while end < tableEnd {
-                let byte = nameBytes[end]
-                if byte == 0 { break }
-                hash = (hash ^ UInt64(byte)) &* Self.hashPrime
-                underscores = byte == 0x5f ? underscores + 1 : 0
-                if underscores == 3 { flavored = true }
-                end += 1
-            }
-            guard end < tableEnd else {
-                throw ObjectReadError(section: "BTF \(layers[layerIndex].name) strings", offset: UInt64(nameOffset),
-                                      reason: "string is not NUL-terminated")
-            }
-            var essentialEnd = end
-            if flavored {
-                essentialEnd = nameStart + Self.essentialLength(nameBytes[nameStart..<end])
-                hash = Self.hash(nameBytes[nameStart..<essentialEnd])
-            }
-            guard let matches = wanted[hash] else { continue }
-            for key in matches where key.kindClass == Int(kind) && key.essentialName.utf8.elementsEqual(nameBytes[nameStart..<essentialEnd]) {
-                found[key, default: []].append(layer.firstTypeID + UInt32(index))
+        var unindexed: Set<CandidateKey> = []
+        for key in keys {
+            if let ids = indexed[key] {
+                if !ids.isEmpty { found[key] = ids }
+            } else {
+                unindexed.insert(key)
             }
         }
+        guard !unindexed.isEmpty else { return found }
+        let query = NameQuery(unindexed)
+        let layer = own
+        let walked = try withBytes { (ownBytes: Span<UInt8>, baseBytes: Span<UInt8>) throws(ObjectReadError) -> Walk in
+            try Self.walk(layer.sections, firstTypeID: layer.firstTypeID, context: "BTF \(layer.name)", bytes: ownBytes,
+                          baseStrings: base?.sections, baseBytes: baseBytes, query: query)
+        }
+        for (index, ids) in walked.found.enumerated() where !ids.isEmpty { found[query.keys[index]] = ids }
         return found
     }
 
@@ -191,10 +199,10 @@ public struct KernelBTF: Sendable {
     /// (`BTF_KIND_*`), e.g. the typedef `btf_trace_tcp_retransmit_skb` (kind 8)
     /// whose id a `tp_btf/` program passes as `attach_btf_id`.
     public func typeIDs(named name: String, kindNumber: Int) throws(ObjectReadError) -> [UInt32] {
-        let key = CandidateKey(kindClass: kindNumber == 19 ? 6 : kindNumber, essentialName: Self.essentialName(name))
+        let key = CandidateKey(kindNumber: kindNumber, name: name)
         var ids: [UInt32] = []
-        for id in try candidates(for: [key])[key] ?? [] where try type(id)?.name == name {
-            if let type = try type(id), type.kind.number == kindNumber { ids.append(id) }
+        for id in try candidates(for: [key])[key] ?? [] {
+            if let type = try type(id), type.name == name, type.kind.number == kindNumber { ids.append(id) }
         }
         return ids
     }
@@ -221,26 +229,70 @@ public struct KernelBTF: Sendable {
         return String(decoding: bytes[0 ..< essentialLength(bytes[...])], as: UTF8.self)
     }
 
-    /// FNV-1a: cheap, allocation-free, good enough to pick the few names compared in full.
-    private static let hashSeed: UInt64 = 0xcbf2_9ce4_8422_2325
-    private static let hashPrime: UInt64 = 0x100_0000_01b3
-    private static func hash(_ bytes: ArraySlice<UInt8>) -> UInt64 {
-        var value = hashSeed
-        for byte in bytes { value = (value ^ UInt64(byte)) &* hashPrime }
-        return value
+    /// The names a walk looks for. Most records fail the first two tests: is
+    /// their kind wanted at all, and is it wanted with a name starting with
+    /// their name's first byte? Only the rest are compared in full.
+    struct NameQuery {
+        let keys: [CandidateKey]
+        /// Each key's essential name, as bytes.
+        let names: [[UInt8]]
+        /// Bit `k` set: some key has kind class `k`.
+        let kindMask: UInt32
+        /// For each first byte, the kind classes wanted with a name starting with it.
+        let kindsByFirstByte: [UInt32]
+
+        init(_ keys: Set<CandidateKey>) {
+            self.keys = Array(keys)
+            names = self.keys.map { Array($0.essentialName.utf8) }
+            var kindMask: UInt32 = 0
+            var kindsByFirstByte = [UInt32](repeating: 0, count: 256)
+            // Anonymous types have no name to look up, and kind classes are 5-bit numbers.
+            for (key, name) in zip(self.keys, names) where (0..<32).contains(key.kindClass) {
+                guard let first = name.first else { continue }
+                kindMask |= 1 << UInt32(key.kindClass)
+                kindsByFirstByte[Int(first)] |= 1 << UInt32(key.kindClass)
+            }
+            self.kindMask = kindMask
+            self.kindsByFirstByte = kindsByFirstByte
+        }
     }
 
-    /// Little-endian u32 at `offset`; callers have checked the record lies within `bytes`.
-    private static func u32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
-        UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
+    // MARK: - The walk
+
+    /// What one walk over a layer's records learnt.
+    struct Walk {
+        var typeCount = 0
+        var checkpoints: [UInt32] = []
+        /// Ids matching each of the query's keys, by key index.
+        var found: [[UInt32]]
     }
 
-    // MARK: - The header pass
-
-    private static func layer(named name: String, bytes: [UInt8], firstTypeID: UInt32,
-                              stringBase: Int) throws(ObjectReadError) -> Layer {
+    /// Reads the header, walks the records once, and keeps what the lazy reads need.
+    private static func index(_ name: String, _ storage: any ByteStorage, firstTypeID: UInt32, stringBase: Int,
+                              base: Layer?, keys: Set<CandidateKey>) throws(ObjectReadError)
+        -> (Layer, [CandidateKey: [UInt32]]) {
         let context = "BTF \(name)"
-        var header = ByteReader(bytes, context: context)
+        let query = NameQuery(keys)
+        // The base's bytes only hold names the walk may compare: it needs them open too.
+        let baseStorage: any ByteStorage = base?.storage ?? [UInt8]()
+        let (sections, walked) = try storage.withSpan { (bytes: Span<UInt8>) throws(ObjectReadError) -> (Sections, Walk) in
+            let sections = try Self.sections(of: bytes, context: context, stringBase: stringBase)
+            let walked = try baseStorage.withSpan { (baseBytes: Span<UInt8>) throws(ObjectReadError) -> Walk in
+                try Self.walk(sections, firstTypeID: firstTypeID, context: context, bytes: bytes,
+                              baseStrings: base?.sections, baseBytes: baseBytes, query: query)
+            }
+            return (sections, walked)
+        }
+        var indexed: [CandidateKey: [UInt32]] = [:]
+        for (index, key) in query.keys.enumerated() { indexed[key] = walked.found[index] }
+        let layer = Layer(name: name, storage: storage, sections: sections, firstTypeID: firstTypeID,
+                          typeCount: walked.typeCount, checkpoints: walked.checkpoints)
+        return (layer, indexed)
+    }
+
+    /// The header (`struct btf_header`): where the type and string sections lie.
+    private static func sections(of bytes: Span<UInt8>, context: String, stringBase: Int) throws(ObjectReadError) -> Sections {
+        var header = ByteReader(bytes.copy(0 ..< min(bytes.count, 24)), context: context)
         let magic = try header.readU16()
         guard magic == BTFParser.magic else {
             throw header.error("bad magic 0x\(String(magic, radix: 16)), expected 0xeb9f", at: 0)
@@ -255,45 +307,153 @@ public struct KernelBTF: Sendable {
         let stringLength = UInt64(try header.readU32())
         guard headerLength >= 24 else { throw header.error("header length \(headerLength) is shorter than 24", at: 4) }
         let count = UInt64(bytes.count)
+        // Checkpoints are u32 offsets.
+        guard count <= UInt64(UInt32.max) else { throw header.error("BTF of \(count) bytes is larger than 4 GiB", at: 0) }
         guard headerLength + typeOffset <= count, typeLength <= count - (headerLength + typeOffset),
               headerLength + stringOffset <= count, stringLength <= count - (headerLength + stringOffset) else {
             throw header.error("type or string section lies outside the \(bytes.count) bytes", at: 8)
         }
         let typeStart = Int(headerLength + typeOffset)
-        let typeEnd = typeStart + Int(typeLength)
+        return Sections(typeStart: typeStart, typeEnd: typeStart + Int(typeLength),
+                        stringStart: Int(headerLength + stringOffset), stringLength: Int(stringLength), stringBase: stringBase)
+    }
 
-        var offsets: [UInt32] = []
-        offsets.reserveCapacity(Int(typeLength / 16))
-        var position = typeStart
-        while position < typeEnd {
-            guard typeEnd - position >= 12 else {
-                throw ObjectReadError(section: context, offset: UInt64(position), reason: "truncated type record")
-            }
-            let info = u32(bytes, position + 4)
-            let vlen = Int(info & 0xffff)
-            let extra: Int
-            switch (info >> 24) & 0x1f {
-            case 1, 14, 17: extra = 4                    // INT encoding, VAR linkage, DECL_TAG component
-            case 3: extra = 12                           // ARRAY
-            case 4, 5, 15, 19: extra = 12 * vlen         // members, DATASEC vars, ENUM64 values
-            case 6, 13: extra = 8 * vlen                 // ENUM values, FUNC_PROTO params
-            case 2, 7, 8, 9, 10, 11, 12, 16, 18: extra = 0
-            case let kind:
-                throw ObjectReadError(section: context, offset: UInt64(position),
-                                      reason: "type \(UInt64(firstTypeID) + UInt64(offsets.count)): unknown BTF kind \(kind)")
-            }
-            guard extra <= typeEnd - position - 12 else {
-                throw ObjectReadError(section: context, offset: UInt64(position),
-                                      reason: "type \(UInt64(firstTypeID) + UInt64(offsets.count)) runs past the end of the type section")
-            }
-            guard UInt64(firstTypeID) + UInt64(offsets.count) < UInt64(UInt32.max), let offset = UInt32(exactly: position) else {
-                throw ObjectReadError(section: context, offset: UInt64(position), reason: "too many types")
-            }
-            offsets.append(offset)
-            position += 12 + extra
+    /// Bytes of a record whose `info` word this is: 12 for `struct btf_type`, then what its
+    /// kind adds; nil for an unknown kind.
+    @inline(__always)
+    static func recordLength(info: UInt32) -> Int? {
+        let vlen = Int(info & 0xffff)
+        switch (info >> 24) & 0x1f {
+        case 1, 14, 17: return 16                    // INT encoding, VAR linkage, DECL_TAG component
+        case 3: return 24                            // ARRAY
+        case 4, 5, 15, 19: return 12 + 12 * vlen     // members, DATASEC vars, ENUM64 values
+        case 6, 13: return 12 + 8 * vlen             // ENUM values, FUNC_PROTO params
+        case 2, 7, 8, 9, 10, 11, 12, 16, 18: return 12
+        default: return nil
         }
-        return Layer(name: name, bytes: bytes, firstTypeID: firstTypeID, recordOffsets: offsets,
-                     stringStart: Int(headerLength + stringOffset), stringLength: Int(stringLength),
-                     stringBase: stringBase, typeEnd: typeEnd)
+    }
+
+    /// The length of the record at `position`, checked to lie within the type section.
+    @inline(__always)
+    private static func recordLength(at position: Int, in bytes: Span<UInt8>, sections: Sections,
+                                     context: String, id: UInt64) throws(ObjectReadError) -> Int {
+        guard position >= sections.typeStart, sections.typeEnd - position >= 12 else {
+            throw recordError(position, context: context, "type \(id): truncated type record")
+        }
+        let info = bytes.littleEndianU32(at: position + 4)
+        guard let length = recordLength(info: info) else {
+            throw recordError(position, context: context, "type \(id): unknown BTF kind \((info >> 24) & 0x1f)")
+        }
+        guard length <= sections.typeEnd - position else {
+            throw recordError(position, context: context, "type \(id) runs past the end of the type section")
+        }
+        return length
+    }
+
+    @inline(never)
+    private static func recordError(_ position: Int, context: String, _ reason: String) -> ObjectReadError {
+        ObjectReadError(section: context, offset: UInt64(max(0, position)), reason: reason)
+    }
+
+    /// One pass over a layer's records: counts them, keeps a checkpoint every
+    /// `checkpointInterval` records, and notes the ids whose kind and name a key of `query` asks for.
+    /// `baseStrings`/`baseBytes`: the base's string section, for split BTF's names below `stringBase`.
+    private static func walk(_ sections: Sections, firstTypeID: UInt32, context: String, bytes: Span<UInt8>,
+                             baseStrings: Sections?, baseBytes: Span<UInt8>, query: NameQuery) throws(ObjectReadError) -> Walk {
+        var walk = Walk(found: Array(repeating: [], count: query.keys.count))
+        walk.checkpoints.reserveCapacity((sections.typeEnd - sections.typeStart) / (16 * checkpointInterval) + 1)
+        var position = sections.typeStart
+        // This loop is most of CO-RE's start-up cost (~130,000 records): keep it to the header.
+        while position < sections.typeEnd {
+            let id = UInt64(firstTypeID) + UInt64(walk.typeCount)
+            guard sections.typeEnd - position >= 12 else {
+                throw recordError(position, context: context, "type \(id): truncated type record")
+            }
+            let info = bytes.littleEndianU32(at: position + 4)
+            guard let length = recordLength(info: info) else {
+                throw recordError(position, context: context, "type \(id): unknown BTF kind \((info >> 24) & 0x1f)")
+            }
+            guard length <= sections.typeEnd - position else {
+                throw recordError(position, context: context, "type \(id) runs past the end of the type section")
+            }
+            if walk.typeCount % checkpointInterval == 0 {
+                walk.checkpoints.append(UInt32(truncatingIfNeeded: position))  // the bytes fit in 4 GiB (`sections(of:)`)
+            }
+            var kind = (info >> 24) & 0x1f
+            if kind == 19 { kind = 6 }  // ENUM64 is searched as ENUM
+            if query.kindMask & (1 << kind) != 0 {
+                let nameOffset = bytes.littleEndianU32(at: position)
+                if nameOffset != 0 {
+                    let place = try stringPlace(nameOffset, own: sections, base: baseStrings, context: context)
+                    guard let typeID = UInt32(exactly: id) else {
+                        throw recordError(position, context: context, "too many types")
+                    }
+                    if place.inBase {
+                        try match(query, kind: kind, strings: baseBytes, place: place, nameOffset: nameOffset,
+                                  context: context, id: typeID, into: &walk.found)
+                    } else {
+                        try match(query, kind: kind, strings: bytes, place: place, nameOffset: nameOffset,
+                                  context: context, id: typeID, into: &walk.found)
+                    }
+                }
+            }
+            walk.typeCount += 1
+            position += length
+        }
+        guard UInt64(firstTypeID) + UInt64(walk.typeCount) <= UInt64(UInt32.max) else {
+            throw recordError(sections.typeEnd, context: context, "too many types")
+        }
+        return walk
+    }
+
+    /// Appends `id` to `found[i]` for each key `query.keys[i]` that the name at `place` matches
+    /// for a record of kind class `kind`.
+    private static func match(_ query: NameQuery, kind: UInt32, strings: Span<UInt8>,
+                              place: (inBase: Bool, start: Int, tableEnd: Int), nameOffset: UInt32,
+                              context: String, id: UInt32, into found: inout [[UInt32]]) throws(ObjectReadError) {
+        let start = place.start
+        let first = strings[start]  // start < tableEnd (`stringPlace`)
+        guard query.kindsByFirstByte[Int(first)] & (1 << kind) != 0 else { return }
+        for (index, wanted) in query.names.enumerated() where query.keys[index].kindClass == Int(kind) {
+            // Compare up to the wanted length; a NUL in the name is a mismatch.
+            var at = 0
+            while at < wanted.count, start + at < place.tableEnd, strings[start + at] == wanted[at] { at += 1 }
+            guard at == wanted.count else {
+                if start + at >= place.tableEnd { throw notTerminated(nameOffset, context) }
+                continue
+            }
+            guard start + at < place.tableEnd else { throw notTerminated(nameOffset, context) }
+            if strings[start + at] == 0 {
+                found[index].append(id)
+                continue
+            }
+            // Longer than the wanted name: a match if the rest is a flavor (`sock___v2` for `sock`).
+            var end = start + at
+            let limit = min(place.tableEnd, start + StringTable.maximumLength + 1)
+            while end < limit && strings[end] != 0 { end += 1 }
+            guard end < place.tableEnd else { throw notTerminated(nameOffset, context) }
+            if essentialLength(strings.copy(start ..< end)[...]) == wanted.count { found[index].append(id) }
+        }
+    }
+
+    private static func notTerminated(_ offset: UInt32, _ context: String) -> ObjectReadError {
+        ObjectReadError(section: "\(context) strings", offset: UInt64(offset), reason: "string is not NUL-terminated")
+    }
+
+    /// Where string `offset` lies: below `own.stringBase` in the base's table, else in this layer's.
+    private static func stringPlace(_ offset: UInt32, own: Sections, base: Sections?,
+                                    context: String = "BTF") throws(ObjectReadError) -> (inBase: Bool, start: Int, tableEnd: Int) {
+        let position = Int(offset)
+        if let base, position < own.stringBase {
+            guard position < base.stringLength else { throw outside(offset, context) }
+            return (true, base.stringStart + position, base.stringStart + base.stringLength)
+        }
+        guard position >= own.stringBase, position - own.stringBase < own.stringLength else { throw outside(offset, context) }
+        return (false, own.stringStart + position - own.stringBase, own.stringStart + own.stringLength)
+    }
+
+    private static func outside(_ offset: UInt32, _ context: String) -> ObjectReadError {
+        ObjectReadError(section: "\(context) strings", offset: UInt64(offset),
+                        reason: "string offset \(offset) is outside the string sections")
     }
 }

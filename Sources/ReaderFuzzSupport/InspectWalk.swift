@@ -37,7 +37,13 @@ public enum InspectWalk {
                 }
             }
         }
-        guard let target = try? KernelBTF(vmlinux: btf.kernelBytes) else { return digest }
+        // The object's own BTF as the target: indexed for the relocations' names, as the loader
+        // indexes the kernel's, and also searched by a later walk.
+        let keys = CORERelocator.candidateKeys(for: object.programs, objectBTF: btf)
+        if let walked = try? KernelBTF(vmlinux: btf.kernelBytes), let found = try? walked.candidates(for: keys) {
+            digest &+= found.count
+        }
+        guard let target = try? KernelBTF(vmlinux: btf.kernelBytes, indexing: keys) else { return digest }
         do {
             let (relocated, resolutions) = try CORERelocator.relocate(object, target: CORETarget(vmlinux: target))
             for program in relocated.programs {

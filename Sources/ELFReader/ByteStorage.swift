@@ -1,0 +1,33 @@
+/// Bytes the reader reads but does not own, shown to it one call at a time as a
+/// bounds-checked `Span` (a read past the end traps, it never reads stray memory).
+///
+/// An array is one. The loader's other kind is a read-only mapping of
+/// `/sys/kernel/btf/vmlinux` (BPFSyscall's `MappedFile`): the kernel's 5.5 MB
+/// of BTF read in place, where copying them into an array would cost some
+/// 1,350 page faults (~3 ms) at every start. The reader itself maps nothing.
+public protocol ByteStorage: Sendable {
+    /// Runs `body` with the bytes; the span must not outlive the call.
+    func withSpan<Result, Failure: Error>(_ body: (Span<UInt8>) throws(Failure) -> Result) throws(Failure) -> Result
+}
+
+extension Array: ByteStorage where Element == UInt8 {
+    public func withSpan<Result, Failure: Error>(_ body: (Span<UInt8>) throws(Failure) -> Result) throws(Failure) -> Result {
+        try body(span)
+    }
+}
+
+extension Span<UInt8> {
+    /// Little-endian u32 at `offset` (bounds-checked like every subscript of a span).
+    @inline(__always)
+    func littleEndianU32(at offset: Int) -> UInt32 {
+        UInt32(self[offset]) | UInt32(self[offset + 1]) << 8 | UInt32(self[offset + 2]) << 16 | UInt32(self[offset + 3]) << 24
+    }
+
+    /// A copy of `range` as an array (for the decoders written over `ByteReader`).
+    func copy(_ range: Range<Int>) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(range.count)
+        for index in range { bytes.append(self[index]) }
+        return bytes
+    }
+}
