@@ -51,6 +51,10 @@ struct WorkloadAttributionTests {
         try lab.dropInbound(port: Self.ports.toReceiver, oneIn: 10)
         try Self.dropInbound(in: lab.sender, port: Self.ports.toSender, oneIn: 10)
 
+        // Each namespace keeps a process, as a pod's pause container does: the per-namespace
+        // counters are those of namespaces the host has a process in.
+        let pauses = try [lab.sender, lab.receiver].map { try Command.start(["ip", "netns", "exec", $0, "sleep", "600"]) }
+        defer { for pause in pauses { pause.kill() } }
         let ftrace = try FtraceCounter.create(
             name: "rtx-wl", filter: "\(FtraceCounter.portFilter(Self.ports.toReceiver)) || \(FtraceCounter.portFilter(Self.ports.toSender))")
         defer { ftrace.remove() }
