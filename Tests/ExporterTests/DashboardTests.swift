@@ -41,7 +41,8 @@ struct DashboardTests {
                        "topk(10, sum by (instance, cgroup) (rate(tcp_retransmitted_segments_by_cgroup_total",
                        "topk(10, sum by (instance, pod_uid, kind) (rate(tcp_retransmitted_segments_by_cgroup_total",
                        "sum by (instance, netns) (rate(tcp_retransmitted_segments_by_cgroup_total",
-                       "tcp_retransmitted_segments_total"] {
+                       "tcp_retransmitted_segments_total", "pod_uid:tcp_retransmission_ratio:rate5m",
+                       "sum by (instance, netns) (rate(tcp_netns_segments_retransmitted_total"] {
             #expect(queries.contains(needed), "no panel queries \(needed)")
         }
     }
@@ -65,6 +66,7 @@ struct DashboardTests {
             "retrans_exporter_events_received_total", "retrans_exporter_bpf_emit_failed_total",
             "retrans_exporter_bpf_recursion_misses_total", "retrans_exporter_series_dropped_total",
             "retrans_exporter_series", "tcp_retransmitted_segments_by_cgroup_total", "tcp_retransmitted_segments_total",
+            "tcp_netns_segments_retransmitted_total", "tcp_netns_segments_sent_total", "pod_uid:tcp_retransmission_ratio:rate5m",
         ])
     }
 

@@ -298,8 +298,10 @@ import Testing
                     while offset < raw.count {
                         source.withTable { table in
                             for _ in 0..<64 where offset < raw.count {
-                                table.record(sample: UnsafeRawBufferPointer(rebasing: raw[(offset + 12)..<(offset + 72)]))
-                                offset += 72
+                                let event = offset + 12  // after the sample's header and size
+                                table.record(sample: UnsafeRawBufferPointer(
+                                    rebasing: raw[event..<(event + RetransEvent.Layout.size)]))
+                                offset += MetricsBenchmark.syntheticRecordSize
                             }
                         }
                     }
