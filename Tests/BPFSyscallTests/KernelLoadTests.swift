@@ -49,12 +49,12 @@ extension KernelTests {
             let spy = LoadSpy()
             let object = try LoadedObject(loading: try TestObjects.retrans(),
                                           options: LoadOptions(constants: TestObjects.retransConstants(), syscalls: spy.syscalls))
-            // All six programs (tracepoint/ and tp_btf/, perf rings and ring buffer, and tp_btf's
-            // SYN-ACK ones), one call each.
-            #expect(object.programs.count == 6)
+            // All seven programs (tracepoint/ and tp_btf/, perf rings and ring buffer, tp_btf's
+            // SYN-ACK ones, and the task iterator), one call each.
+            #expect(object.programs.count == 7)
             let programLoads = spy.programLoads.withLock { $0 }
             let btfLoads = spy.btfLoads.withLock { $0 }
-            #expect(programLoads.count == 6 && programLoads.allSatisfy { $0.logSize == 0 && $0.result >= 0 })
+            #expect(programLoads.count == 7 && programLoads.allSatisfy { $0.logSize == 0 && $0.result >= 0 })
             #expect(btfLoads.count == 1 && btfLoads.allSatisfy { $0.logSize == 0 && $0.result >= 0 })
         }
 

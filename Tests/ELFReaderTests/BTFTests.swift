@@ -43,7 +43,7 @@ import Testing
         let after = dataSections(try BTFParser.parse(btf.kernelBytes).spec)
         // What clang wrote: all zero.
         #expect(before[".rodata"]?.0 == 0 && before[".maps"]?.0 == 0)
-        #expect(before[".maps"]?.1 == [0, 0, 0])
+        #expect(before[".maps"]?.1 == [0, 0, 0, 0])
         // What the kernel gets: the section sizes, and each variable at its symbol's value.
         let rodataSymbols = ["tracepoint_has_err", "ring_wakeup_bytes", "retrans_event_layout"]
         let rodataOffsets = try rodataSymbols.map { name in
@@ -51,22 +51,22 @@ import Testing
         }
         #expect(after[".rodata"]?.0 == 24)
         #expect(after[".rodata"]?.1 == rodataOffsets)
-        let mapOffsets = try ["events", "ring", "stats"].map { name in
+        let mapOffsets = try ["events", "ring", "stats", "netns_seen"].map { name in
             UInt32(try #require(spec.symbols.first { $0.name == name }).value)
         }
-        #expect(after[".maps"]?.0 == 72)
-        #expect(after[".maps"]?.1.sorted() == mapOffsets.sorted())  // the three maps' symbol values
+        #expect(after[".maps"]?.0 == 104)
+        #expect(after[".maps"]?.1.sorted() == mapOffsets.sorted())  // the four maps' symbol values
         #expect(after["license"]?.0 == 4)
         // Only those words changed, and the parsed types agree with the bytes.
         #expect(rawBTF.count == btf.kernelBytes.count)
-        // One byte each: 24 and its two non-zero offsets (.rodata), 72 and its two (.maps), 4 (license).
-        #expect(zip(rawBTF, btf.kernelBytes).filter { $0 != $1 }.count == 7)
+        // One byte each: 24 and its two non-zero offsets (.rodata), 104 and its three (.maps), 4 (license).
+        #expect(zip(rawBTF, btf.kernelBytes).filter { $0 != $1 }.count == 8)
         #expect(try BTFParser.parse(btf.kernelBytes).spec.types == btf.types)
     }
 
     @Test func everyKindOfRetransIsParsedWithNames() throws {
         let btf = try #require(try Fixture.retrans.spec().btf)
-        #expect(btf.types.count == 92)  // bpftool btf dump file retrans.o
+        #expect(btf.types.count == 110)  // bpftool btf dump file retrans.o
         #expect(btf.types.first { $0.name == "tcp_retransmit_skb" }?.kind.name == "FUNC")
         let context = try #require(btf.types.first { $0.name == "tcp_retransmit_skb_ctx" })
         if case .structure(let size, let members) = context.kind {

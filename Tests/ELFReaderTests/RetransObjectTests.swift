@@ -14,13 +14,17 @@ import Testing
         #expect(spec.kernelVersion == nil)
     }
 
-    /// Six programs: the classic tracepoint and the BTF-typed one, each writing to the perf
-    /// rings or to the ring buffer, and the BTF-typed SYN-ACK one for each output.
-    @Test func theSixPrograms() throws {
+    /// Seven programs: the classic tracepoint and the BTF-typed one, each writing to the perf
+    /// rings or to the ring buffer, the BTF-typed SYN-ACK one for each output, and the task
+    /// iterator behind the per-namespace counters.
+    @Test func theSevenPrograms() throws {
         #expect(spec.programs.map(\.name)
                 == ["tcp_retransmit_skb", "tcp_retransmit_skb_rb", "tcp_retransmit_btf", "tcp_retransmit_btf_rb",
-                    "tcp_retransmit_synack_btf", "tcp_retransmit_synack_btf_rb"])
-        for program in spec.programs {
+                    "tcp_retransmit_synack_btf", "tcp_retransmit_synack_btf_rb", "netns_tasks"])
+        let iterator = try #require(spec.program(named: "netns_tasks"))
+        #expect(iterator.sectionName == "iter/task" && iterator.kind == .tracing(.iterator, target: "task"))
+        #expect(iterator.kind.programType == 26 && !iterator.coreRelocations.isEmpty)
+        for program in spec.programs where program.name != "netns_tasks" {
             let typed = program.name.hasSuffix("_btf") || program.name.hasSuffix("_btf_rb")
             let tracepoint = program.name.contains("synack") ? "tcp_retransmit_synack" : "tcp_retransmit_skb"
             #expect(program.sectionName == (typed ? "tp_btf/\(tracepoint)" : "tracepoint/tcp/\(tracepoint)"))
@@ -32,11 +36,11 @@ import Testing
             // The tp_btf programs read struct sock through CO-RE; the tracepoint ones read the record.
             #expect(program.coreRelocations.isEmpty == !typed)
         }
-        #expect(spec.programs.map(\.instructions.count) == [64, 69, 153, 157, 108, 112])
+        #expect(spec.programs.map(\.instructions.count) == [64, 69, 156, 159, 108, 112, 40])
     }
 
     @Test func theMaps() throws {
-        #expect(spec.maps.map(\.name) == ["ring", "events", "stats", ".rodata"])
+        #expect(spec.maps.map(\.name) == ["ring", "netns_seen", "events", "stats", ".rodata"])
         let ring = try #require(spec.map(named: "ring"))
         #expect(ring.type == .ringBuffer && ring.keySize == 0 && ring.valueSize == 0 && ring.maxEntries == 1 << 20)
         let events = try #require(spec.map(named: "events"))
@@ -63,7 +67,7 @@ import Testing
 
     /// Each program uses its own output map and no other: the loader creates only those.
     @Test func relocationsNameTheirTargets() throws {
-        for program in spec.programs {
+        for program in spec.programs where program.name != "netns_tasks" {
             let maps = Set(program.relocations.compactMap(\.target.mapName))
             let output = program.name.hasSuffix("_rb") ? "ring" : "events"
             #expect(maps.contains(output) && maps.contains("stats"), "\(program.name): \(maps)")

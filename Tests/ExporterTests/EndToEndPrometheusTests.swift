@@ -28,8 +28,8 @@ extension EndToEnd {
             let prometheus = try PrometheusServer(port: ports.prometheus, exporterPort: ports.exporter)
             defer { prometheus.stop() }
             let held = try HeldKernelObjects.held(by: exporter.pid)
-            // The retransmission program and the SYN-ACK one.
-            try #require(held.programIDs.count == 2, "the exporter should hold two programs: \(held)")
+            // The retransmission program, the SYN-ACK one and the task iterator.
+            try #require(held.programIDs.count == 3, "the exporter should hold three programs: \(held)")
 
             let name = family == .ipv4 ? "rtx-e2e-prom4" : "rtx-e2e-prom6"
             let flow = try LossyFlow(name: name, family: family, port: ports.flow).run()

@@ -14,20 +14,21 @@ extension EndToEnd {
         /// What the running exporter holds, checked against the kernel and bpftool.
         private func attachedObjects(of exporter: RunningExporter) throws -> HeldKernelObjects {
             let held = try HeldKernelObjects.held(by: exporter.pid)
-            // tp_btf (the default): the retransmission program and the SYN-ACK one.
-            try #require(held.programIDs.count == 2, "the exporter should hold two programs: \(held)")
+            // tp_btf (the default): the retransmission program, the SYN-ACK one and the task iterator.
+            try #require(held.programIDs.count == 3, "the exporter should hold three programs: \(held)")
             let programs = try Syscalls.kernel.loadedPrograms().filter { held.programIDs.contains($0.id) }
             // The kernel keeps 15 characters of a program name; bpftool shows the whole one from BTF.
-            #expect(programs.map(\.name) == ["tcp_retransmit_", "tcp_retransmit_"])
+            #expect(programs.map(\.name).sorted() == ["netns_tasks", "tcp_retransmit_", "tcp_retransmit_"])
             let listed = try Bpftool.programs().filter { $0.int("id").map { held.programIDs.contains(UInt32($0)) } == true }
             // The default programs: tp_btf, through the ring buffer.
-            #expect(Set(listed.map { $0.string("name") }) == ["tcp_retransmit_btf_rb", "tcp_retransmit_synack_btf_rb"],
-                    "bpftool: \(listed)")
+            #expect(Set(listed.map { $0.string("name") })
+                    == ["tcp_retransmit_btf_rb", "tcp_retransmit_synack_btf_rb", "netns_tasks"], "bpftool: \(listed)")
             let links = try Bpftool.links().filter { $0.int("prog_id").map { held.programIDs.contains(UInt32($0)) } == true }
-            #expect(links.count == 2, "bpftool link show: \(links)")
-            #expect(links.allSatisfy { $0.string("type") == "raw_tracepoint" }, "bpftool link show: \(links)")
-            #expect(Set(links.map { $0.string("tp_name") }) == ["tcp_retransmit_skb", "tcp_retransmit_synack"],
+            #expect(links.count == 3, "bpftool link show: \(links)")
+            let tracepoints = links.filter { $0.string("type") == "raw_tracepoint" }
+            #expect(Set(tracepoints.map { $0.string("tp_name") }) == ["tcp_retransmit_skb", "tcp_retransmit_synack"],
                     "bpftool link show: \(links)")
+            #expect(links.filter { $0.string("type") == "iter" }.count == 1, "bpftool link show: \(links)")
             return held
         }
 

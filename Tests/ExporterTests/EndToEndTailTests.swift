@@ -14,6 +14,11 @@ extension EndToEnd {
         struct TailLine {
             var hit: TracepointHit
             var time: Date
+            /// The attribution fields (tp_btf, the default): kind, segments, netns inode, cgroup path.
+            var kind: String
+            var segments: Int
+            var netns: UInt64
+            var cgroup: String
 
             init(_ line: Substring) throws {
                 guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
@@ -25,10 +30,17 @@ extension EndToEnd {
                       let sourceAddress = object["src_ip"] as? String, let sourcePort = object["src_port"] as? NSNumber,
                       let destinationAddress = object["dst_ip"] as? String,
                       let destinationPort = object["dst_port"] as? NSNumber,
-                      let state = object["state"] as? String, let err = object["err"] as? NSNumber else {
+                      let state = object["state"] as? String, let err = object["err"] as? NSNumber,
+                      let kind = object["kind"] as? String, let segments = object["segments"] as? NSNumber,
+                      let netns = object["netns"] as? NSNumber, object["cgroup_id"] is NSNumber,
+                      let cgroup = object["cgroup"] as? String else {
                     throw ExporterTestError("a field is missing or of the wrong type: \(line)")
                 }
                 self.time = time
+                self.kind = kind
+                self.segments = segments.intValue
+                self.netns = netns.uint64Value
+                self.cgroup = cgroup
                 hit = TracepointHit(ipVersion: ipVersion.stringValue, sourceAddress: sourceAddress,
                                     sourcePort: sourcePort.stringValue, destinationAddress: destinationAddress,
                                     destinationPort: destinationPort.stringValue, state: state, err: err.intValue)
@@ -103,6 +115,10 @@ extension EndToEnd {
                 // Wall-clock time of the event: within the run, not seconds since boot.
                 #expect(line.time >= started.addingTimeInterval(-60) && line.time <= finished.addingTimeInterval(60),
                         "time \(line.time) is not near now (\(finished))")
+                // What the BTF-typed program adds: why, how many segments, which namespace and cgroup.
+                #expect(["timeout", "fast", "tlp", "syn", "synack", "other"].contains(line.kind), "kind \(line.kind)")
+                #expect(line.segments >= 1 && line.netns != 0 && line.cgroup.hasPrefix("/"),
+                        "segments \(line.segments), netns \(line.netns), cgroup '\(line.cgroup)'")
             }
             #expect(ofFlow.contains { $0.hit.destinationPort == portText && $0.hit.state == "ESTABLISHED" })
 

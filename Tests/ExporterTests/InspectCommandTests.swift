@@ -32,7 +32,7 @@ import ELFReader
         let programs = try #require(json["programs"] as? [[String: Any]])
         #expect(programs.map { $0["name"] as? String }
                 == ["tcp_retransmit_skb", "tcp_retransmit_skb_rb", "tcp_retransmit_btf", "tcp_retransmit_btf_rb",
-                    "tcp_retransmit_synack_btf", "tcp_retransmit_synack_btf_rb"])
+                    "tcp_retransmit_synack_btf", "tcp_retransmit_synack_btf_rb", "netns_tasks"])
         #expect(programs.first?["kind"] as? String == "tracepoint")
         #expect((programs.first?["attach"] as? [String: String]) == ["category": "tcp", "name": "tcp_retransmit_skb"])
         #expect(programs.first?["instructions"] as? Int == 64)
@@ -44,9 +44,9 @@ import ELFReader
         #expect(listing.contains { $0["kind"] as? String == "source" && ($0["text"] as? String)?.contains("ctx->state") == true })
 
         let maps = try #require(json["maps"] as? [[String: Any]])
-        #expect(maps.map { $0["name"] as? String } == ["ring", "events", "stats", ".rodata"])
+        #expect(maps.map { $0["name"] as? String } == ["ring", "netns_seen", "events", "stats", ".rodata"])
         #expect(maps.first?["type"] as? String == "RINGBUF")
-        #expect(maps[1]["max_entries"] as? Int == 0)
+        #expect(maps[2]["max_entries"] as? Int == 0)
         #expect(maps.last?["flag_names"] as? [String] == ["RDONLY_PROG"])
 
         let relocations = try #require(json["relocations"] as? [[String: Any]])
@@ -78,9 +78,10 @@ import ELFReader
         #expect(text.contains("attach point  tracepoint tcp:tcp_retransmit_skb (BPF_PROG_TYPE_TRACEPOINT)"))
         #expect(text.contains("attach point  tp_btf tcp_retransmit_skb (BPF_PROG_TYPE_TRACING)"))
         #expect(text.contains("instructions  64\n"))
-        #expect(text.contains("  events   PERF_EVENT_ARRAY    4      4            0  0x0                 btf\n"))
+        #expect(text.contains("  events      PERF_EVENT_ARRAY    4      4            0  0x0                 btf\n"))
+        #expect(text.contains("attach point  iter task (BPF_PROG_TYPE_TRACING)"))
         #expect(text.contains("  tcp_retransmit_skb              35  map        events\n"))
-        #expect(text.contains("92 types"))
+        #expect(text.contains("110 types"))
         #expect(!text.contains("Disassembly"))
     }
 
