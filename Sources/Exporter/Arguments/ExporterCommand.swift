@@ -3,7 +3,8 @@ import Glibc
 #endif
 
 /// A subcommand: its spec, how it reads its parsed arguments, what it does.
-protocol ExporterCommand {
+/// `SendableMetatype`: the command table (`RetransExporter.commands`) is a global of metatypes.
+protocol ExporterCommand: SendableMetatype {
     static var spec: CommandSpec { get }
     /// Reads and checks the arguments; a bad value is a `UsageError` (exit code 64).
     init(_ arguments: ParsedArguments) throws(UsageError)
