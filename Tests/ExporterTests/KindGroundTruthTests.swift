@@ -103,7 +103,11 @@ struct KindGroundTruthTests {
         #expect(witness.recursionMisses == 0, "the kernel skipped runs of the witness: its maps are short")
         #expect(result.nstatMismatches.isEmpty, "nstat -asz and /proc disagree: \(result.nstatMismatches)")
         for side in LabSide.allCases {
-            #expect(witness.failedCount(side) == 0, "\(side): retransmissions with err != 0: \(witness.failed)")
+            // The identities count successful retransmissions only. -EBUSY (the skb is still in the
+            // host's queue) returns before RetransSegs moves, so it cannot break them and happens
+            // on its own now and then; any other failure could have moved a counter.
+            #expect(witness.failed[side, default: [:]].keys.allSatisfy { $0 == -16 },
+                    "\(side): retransmissions that failed after the counters moved: \(witness.failed)")
             // The script's classification and the Swift copy of the rule must agree on the same hits.
             #expect(witness.regrouped(side, by: \.proposedKind) == (witness.kinds[side] ?? [:]))
             let rtoItself = witness.states.filter { $0.key.side == side && $0.key.isRetransmissionTimerItself && !$0.key.syn }
