@@ -113,11 +113,20 @@ struct KindGroundTruthTests {
             let rtoItself = witness.states.filter { $0.key.side == side && $0.key.isRetransmissionTimerItself && !$0.key.syn }
                 .values.reduce(0) { $0 + $1.events }
             for rule in Rule.allCases {
-                for identity in Self.identities(result, side: side, kinds: rule.kinds(witness, side),
-                                                      rtoItself: rtoItself) {
+                let identities = Self.identities(result, side: side, kinds: rule.kinds(witness, side), rtoItself: rtoItself)
+                // The witness saw fewer segments than the kernel retransmitted: bpftrace's program
+                // did not run for some hit (the unexplained gap the exporter's tests also record,
+                // docs/BENCHMARKS.md "Co-tenancy"). Then no identity can be judged on this side.
+                let witnessMissedHits = identities.first.map { $0.witnessed < $0.counted } ?? false
+                for identity in identities {
                     print("KindGroundTruth \(kind) \(rule.rawValue): \(identity.holds ? "holds" : "DOES NOT HOLD"): \(identity)")
                     guard !identity.holds else { continue }
-                    if let reason = Self.knownReason(identity, rule: rule) {
+                    if witnessMissedHits {
+                        withKnownIssue("the witness missed tracepoint hits (its program did not run for them)",
+                                       isIntermittent: true) {
+                            Issue.record("\(kind), \(rule.rawValue): \(identity)")
+                        }
+                    } else if let reason = Self.knownReason(identity, rule: rule) {
                         withKnownIssue("\(reason)", isIntermittent: true) {
                             Issue.record("\(kind), \(rule.rawValue): \(identity)")
                         }
