@@ -366,16 +366,8 @@ public struct KernelBTF: Sendable {
         // This loop is most of CO-RE's start-up cost (~130,000 records): keep it to the header.
         while position < sections.typeEnd {
             let id = UInt64(firstTypeID) + UInt64(walk.typeCount)
-            guard sections.typeEnd - position >= 12 else {
-                throw recordError(position, context: context, "type \(id): truncated type record")
-            }
+            let length = try recordLength(at: position, in: bytes, sections: sections, context: context, id: id)
             let info = bytes.littleEndianU32(at: position + 4)
-            guard let length = recordLength(info: info) else {
-                throw recordError(position, context: context, "type \(id): unknown BTF kind \((info >> 24) & 0x1f)")
-            }
-            guard length <= sections.typeEnd - position else {
-                throw recordError(position, context: context, "type \(id) runs past the end of the type section")
-            }
             if walk.typeCount % checkpointInterval == 0 {
                 walk.checkpoints.append(UInt32(truncatingIfNeeded: position))  // the bytes fit in 4 GiB (`sections(of:)`)
             }
