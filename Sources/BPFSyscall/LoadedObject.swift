@@ -89,14 +89,46 @@ public struct LoadedObject: ~Copyable, Sendable {
         let btfFD = btf?.rawValue
 
         let chosen = try Self.programsToLoad(spec, options.programs)
-        // The kernel's BTF, read once and only if a program needs it (CO-RE, or a tracing
-        // program's attach_btf_id).
+        // The kernel's BTF, read only if a program needs it (CO-RE, or a tracing program's
+        // attach_btf_id), and searched on a thread of its own while the maps are created.
         let needsKernelBTF = chosen.contains { !$0.coreRelocations.isEmpty || $0.kind.tracingAttach != nil }
-        let kernelBTF = needsKernelBTF ? try options.coreTarget ?? RunningKernelBTF.target(indexing: Self.kernelNames(chosen, in: spec)) : nil
+        let kernelBTFRead = needsKernelBTF ? Self.startReadingKernelBTF(for: chosen, in: spec, options: options) : nil
+        let mapsCreated = Result { try Self.createMaps(spec, for: chosen, options: options, btfFD: btfFD, warnings: &warnings) }
+        let kernelBTF = try kernelBTFRead?.value()
+        let maps = try mapsCreated.get()
         let programSpecs = try Self.relocateCORE(chosen, in: spec, target: kernelBTF)
+        let mapFDs = Dictionary(maps.map { ($0.name, $0.fd) }, uniquingKeysWith: { _, last in last })
+
+        // Verified side by side; on a failure the others are closed as the results are dropped.
+        let license = spec.license, kernelVersion = spec.kernelVersion ?? 0, logSizes = options.logSizes
+        let outcomes = BackgroundWork.map(programSpecs, name: "load program") { programSpec in
+            try ProgramLoading.load(programSpec, license: license, kernelVersion: kernelVersion, mapFDs: mapFDs,
+                                    btfFD: btfFD, kernelBTF: kernelBTF, logSizes: logSizes, syscalls: syscalls)
+        }
+        let programs = try outcomes.map { try $0.get() }
+
+        self.maps = maps
+        self.programs = programs
+        self.btf = btf
+        self.btfStatus = btfStatus
+        self.warnings = warnings
+    }
+
+    /// The CO-RE target from the options, or the running kernel's BTF searched for every name
+    /// the load will look up.
+    private static func startReadingKernelBTF(for programs: [ProgramSpec], in spec: ObjectSpec,
+                                              options: LoadOptions) -> BackgroundWork<CORETarget> {
+        let given = options.coreTarget, names = kernelNames(programs, in: spec)
+        return BackgroundWork(name: "kernel BTF") { try given ?? RunningKernelBTF.target(indexing: names) }
+    }
+
+    /// Creates the maps `programs` use (every map when `options.programs` is nil), with the
+    /// globals set and the sizes asked for.
+    private static func createMaps(_ spec: ObjectSpec, for programs: [ProgramSpec], options: LoadOptions,
+                                   btfFD: Int32?, warnings: inout [String]) throws -> [LoadedMap] {
         var mapSpecs = try withContext("set globals") { try GlobalConstants.apply(options.constants, to: spec.maps) }
         if options.programs != nil {
-            let used = Set(programSpecs.flatMap { $0.relocations.compactMap(\.target.mapName) })
+            let used = Set(programs.flatMap { $0.relocations.compactMap(\.target.mapName) })
             mapSpecs.removeAll { !used.contains($0.name) }
         }
         for index in mapSpecs.indices {
@@ -106,23 +138,9 @@ public struct LoadedObject: ~Copyable, Sendable {
         var maps: [LoadedMap] = []
         for mapSpec in mapSpecs {
             maps.append(try MapCreation.create(mapSpec, btfFD: btfFD, possibleCPUs: possibleCPUs,
-                                               syscalls: syscalls, warnings: &warnings))
+                                               syscalls: options.syscalls, warnings: &warnings))
         }
-        var mapFDs: [String: Int32] = [:]
-        for map in maps { mapFDs[map.name] = map.fd }
-
-        var programs: [LoadedProgram] = []
-        for programSpec in programSpecs {
-            programs.append(try ProgramLoading.load(
-                programSpec, license: spec.license, kernelVersion: spec.kernelVersion ?? 0, mapFDs: mapFDs,
-                btfFD: btfFD, kernelBTF: kernelBTF, logSizes: options.logSizes, syscalls: syscalls))
-        }
-
-        self.maps = maps
-        self.programs = programs
-        self.btf = btf
-        self.btfStatus = btfStatus
-        self.warnings = warnings
+        return maps
     }
 
     /// Rewrites the CO-RE relocated instructions of `programs` for the target kernel (pure, in
