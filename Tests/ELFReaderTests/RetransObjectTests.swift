@@ -36,13 +36,16 @@ import Testing
             // The tp_btf programs read struct sock through CO-RE; the tracepoint ones read the record.
             #expect(program.coreRelocations.isEmpty == !typed)
         }
-        #expect(spec.programs.map(\.instructions.count) == [64, 69, 156, 159, 108, 112, 40])
+        #expect(spec.programs.map(\.instructions.count) == [64, 69, 164, 168, 112, 116, 63])
     }
 
     @Test func theMaps() throws {
         #expect(spec.maps.map(\.name) == ["ring", "netns_seen", "events", "stats", ".rodata"])
         let ring = try #require(spec.map(named: "ring"))
         #expect(ring.type == .ringBuffer && ring.keySize == 0 && ring.valueSize == 0 && ring.maxEntries == 1 << 20)
+        // BPF_F_NO_PREALLOC: its 65536 entries are allocated as namespaces are seen.
+        let netnsSeen = try #require(spec.map(named: "netns_seen"))
+        #expect(netnsSeen.type == .hash && netnsSeen.maxEntries == 1 << 16 && netnsSeen.flags == 1)
         let events = try #require(spec.map(named: "events"))
         #expect(events.type == .perfEventArray)
         #expect(events.keySize == 4 && events.valueSize == 4 && events.maxEntries == 0)
