@@ -177,11 +177,14 @@ def high_rate_section(args, summary):
           "CPU% = exporter utime+stime / wall time (100% = one core)")
     producer = os.path.join(args.bench_dir, "producer_bench.o")
     driver = os.path.join(args.bench_dir, "getppid_driver")
+    # tracepoint/, as before the stand-in had tp_btf/ programs (`auto` would now choose those,
+    # which sit on sys_enter and run for every syscall of the host).
     for kind in KINDS:
         for mode in ["batched", "every-event"]:
             rates = args.rates if mode == "batched" else [200_000]
             with ExporterProcess(args.binary, HTTP_PORT + 2,
-                                 ["--bpf.object", producer, "--ring.kind", kind, "--ring.wakeup", mode]) as exporter:
+                                 ["--bpf.object", producer, "--bpf.attach", "tracepoint", "--ring.kind", kind,
+                                  "--ring.wakeup", mode]) as exporter:
                 for rate in rates:
                     figures = drive(exporter, driver, rate, args.rate_seconds)
                     label = f"{rate // 1000}k/s" if rate else "unpaced"
@@ -241,7 +244,8 @@ def memory_section(args, summary):
     sweep = os.path.join(args.bench_dir, "producer_sweep.o")
     driver = os.path.join(args.bench_dir, "getppid_driver")
     with ExporterProcess(args.binary, HTTP_PORT + 4,
-                         ["--bpf.object", sweep, "--metrics.max-series", "100000"]) as exporter:
+                         ["--bpf.object", sweep, "--bpf.attach", "tracepoint",
+                          "--metrics.max-series", "100000"]) as exporter:
         # 150k events, each a new flow: 100k series, then 50k to the overflow series.
         run_text([driver, "150000", "1", str(DRIVER_CPU)])
         time.sleep(0.1)
