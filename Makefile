@@ -156,6 +156,7 @@ bench: release
 	$(CLANG) $(BPF_CFLAGS) -c scripts/bench/producer_bench.c -o $(BENCH_DIR)/producer_bench.o
 	$(CLANG) $(BPF_CFLAGS) -DFLOW_SWEEP -c scripts/bench/producer_bench.c -o $(BENCH_DIR)/producer_sweep.o
 	$(CC) -O2 -Wall -o $(BENCH_DIR)/getppid_driver scripts/bench/getppid_driver.c
+	$(CC) -O2 -Wall -o $(BENCH_DIR)/empty_attach scripts/bench/empty_attach.c
 	python3 scripts/bench/bench.py --binary .build/release/retrans-exporter --bench-dir $(BENCH_DIR) $(BENCH_ARGS)
 
 clean:

@@ -12,8 +12,12 @@ root (BPF, network namespaces). Sections (choose with --only storm,userspace,...
   size       stripped release binary size and ldd
   profile    callgrind instructions per event on the hot path (needs valgrind)
 
-Optional (only with --only): cotenancy  recursion misses of both attachments beside another BPF
-tool (cotenancy.py: its own namespaces, 10.203.30.0/24, ports 7801-7899, HTTP 21400-21449).
+Optional (only with --only):
+  cotenancy  recursion misses of both attachments beside another BPF tool (cotenancy.py: its own
+             namespaces, 10.203.30.0/24, ports 7801-7899, HTTP 21400-21449)
+  hostcost   CPU ns a getppid caller pays per event: nothing attached, an empty program, and the
+             real exporter with the stand-in for each attachment, transport and wakeup mode
+             (hostcost.py: no namespaces, HTTP 21320-21327; --hostcost-calls, --hostcost-rounds)
 
 Namespaces rtx-bn-*, addresses 10.203.6.0/24, ports 7601-7699, HTTP ports 21300-21349.
 """
@@ -32,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from exporter_process import ExporterProcess, http_status, parse_exposition  # noqa: E402
 from storm import Storm  # noqa: E402
 import cotenancy  # noqa: E402
+import hostcost  # noqa: E402
 
 HTTP_PORT = 21300
 DRIVER_CPU = 1
@@ -39,7 +44,7 @@ KINDS = ["perf", "ringbuf"]
 ATTACHMENTS = ["tracepoint", "tp_btf"]
 OTHER_ENV = "RETRANS_BENCH_OTHER"
 SECTIONS = ["storm", "userspace", "highrate", "memory", "startup", "size", "profile", "other"]
-OPTIONAL_SECTIONS = ["cotenancy"]
+OPTIONAL_SECTIONS = ["cotenancy", "hostcost"]
 
 
 class Summary:
@@ -177,11 +182,14 @@ def high_rate_section(args, summary):
           "CPU% = exporter utime+stime / wall time (100% = one core)")
     producer = os.path.join(args.bench_dir, "producer_bench.o")
     driver = os.path.join(args.bench_dir, "getppid_driver")
+    # tracepoint/, as before the stand-in had tp_btf/ programs (`auto` would now choose those,
+    # which sit on sys_enter and run for every syscall of the host).
     for kind in KINDS:
         for mode in ["batched", "every-event"]:
             rates = args.rates if mode == "batched" else [200_000]
             with ExporterProcess(args.binary, HTTP_PORT + 2,
-                                 ["--bpf.object", producer, "--ring.kind", kind, "--ring.wakeup", mode]) as exporter:
+                                 ["--bpf.object", producer, "--bpf.attach", "tracepoint", "--ring.kind", kind,
+                                  "--ring.wakeup", mode]) as exporter:
                 for rate in rates:
                     figures = drive(exporter, driver, rate, args.rate_seconds)
                     label = f"{rate // 1000}k/s" if rate else "unpaced"
@@ -241,7 +249,8 @@ def memory_section(args, summary):
     sweep = os.path.join(args.bench_dir, "producer_sweep.o")
     driver = os.path.join(args.bench_dir, "getppid_driver")
     with ExporterProcess(args.binary, HTTP_PORT + 4,
-                         ["--bpf.object", sweep, "--metrics.max-series", "100000"]) as exporter:
+                         ["--bpf.object", sweep, "--bpf.attach", "tracepoint",
+                          "--metrics.max-series", "100000"]) as exporter:
         # 150k events, each a new flow: 100k series, then 50k to the overflow series.
         run_text([driver, "150000", "1", str(DRIVER_CPU)])
         time.sleep(0.1)
@@ -570,13 +579,14 @@ def main():
     parser.add_argument("--startup-args", default="",
                         help="extra exporter arguments for the startup section, e.g. '--bpf.attach tracepoint'")
     cotenancy.add_arguments(parser, prefix="cotenancy-")
+    hostcost.add_arguments(parser)
     args = parser.parse_args()
     args.rates = [int(rate) for rate in args.rates.split(",")]
     chosen = args.only.split(",")
     unknown = [name for name in chosen if name not in SECTIONS + OPTIONAL_SECTIONS]
     if unknown:
         parser.error(f"unknown sections {unknown}; choose from {SECTIONS + OPTIONAL_SECTIONS}")
-    if os.geteuid() != 0 and set(chosen) & {"storm", "highrate", "memory", "startup", "cotenancy"}:
+    if os.geteuid() != 0 and set(chosen) & {"storm", "highrate", "memory", "startup", "cotenancy", "hostcost"}:
         parser.error("needs root (BPF, network namespaces)")
 
     machine()
@@ -584,7 +594,8 @@ def main():
     sections = {"storm": storm_section, "userspace": userspace_section, "highrate": high_rate_section,
                 "memory": memory_section, "startup": startup_section, "size": size_section,
                 "profile": profile_section, "other": other_section,
-                "cotenancy": lambda args, summary: cotenancy.cotenancy_section(cotenancy.options(args), summary)}
+                "cotenancy": lambda args, summary: cotenancy.cotenancy_section(cotenancy.options(args), summary),
+                "hostcost": hostcost.hostcost_section}
     for name in SECTIONS + OPTIONAL_SECTIONS:
         if name in chosen:
             sections[name](args, summary)

@@ -5,36 +5,44 @@
  * filters on. Prints "calls=N seconds=S" on stdout.
  *
  *   getppid_driver RATE_PER_SECOND SECONDS CPU     (RATE 0: as fast as possible)
+ *   getppid_driver --count N CPU                   (N calls back to back, timed)
  *
  * Pacing: every 100 us the driver catches up to rate x elapsed time, so events
  * come in bursts of at most rate/10000 calls, then it sleeps.
+ *
+ * --count (bench section hostcost): after WARMUP_CALLS untimed calls, N calls
+ * in a plain loop, timed by this thread's CPU clock, which counts the syscall,
+ * the tracepoint and every BPF program it runs, and interrupts taken meanwhile
+ * (no IRQ time accounting in these kernels), but not time spent preempted.
+ * Prints "calls=TOTAL timed=N cpu_ns=C wall_ns=W involuntary_switches=S".
  */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ns(void)
+#define WARMUP_CALLS 10000
+
+static long long clock_ns(clockid_t clock)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-int main(int argc, char **argv)
+static long long now_ns(void)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s RATE_PER_SECOND SECONDS CPU\n", argv[0]);
-		return 2;
-	}
-	double rate = atof(argv[1]);
-	double seconds = atof(argv[2]);
-	int cpu = atoi(argv[3]);
+	return clock_ns(CLOCK_MONOTONIC);
+}
 
+static int pin_and_name(int cpu)
+{
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
@@ -47,6 +55,42 @@ int main(int argc, char **argv)
 		perror("prctl(PR_SET_NAME)");
 		return 1;
 	}
+	return 0;
+}
+
+static int count_calls(long long timed, int cpu)
+{
+	if (pin_and_name(cpu) != 0)
+		return 1;
+	for (int i = 0; i < WARMUP_CALLS; i++)
+		syscall(SYS_getppid);
+	struct rusage before, after;
+	getrusage(RUSAGE_THREAD, &before);
+	long long wall = now_ns();
+	long long cpu_time = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	for (long long i = 0; i < timed; i++)
+		syscall(SYS_getppid);
+	cpu_time = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_time;
+	wall = now_ns() - wall;
+	getrusage(RUSAGE_THREAD, &after);
+	printf("calls=%lld timed=%lld cpu_ns=%lld wall_ns=%lld involuntary_switches=%ld\n",
+	       timed + WARMUP_CALLS, timed, cpu_time, wall, after.ru_nivcsw - before.ru_nivcsw);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "--count") == 0)
+		return count_calls(atoll(argv[2]), atoi(argv[3]));
+	if (argc != 4) {
+		fprintf(stderr, "usage: %s RATE_PER_SECOND SECONDS CPU\n       %s --count N CPU\n", argv[0], argv[0]);
+		return 2;
+	}
+	double rate = atof(argv[1]);
+	double seconds = atof(argv[2]);
+	int cpu = atoi(argv[3]);
+	if (pin_and_name(cpu) != 0)
+		return 1;
 
 	long long start = now_ns();
 	long long end = start + (long long)(seconds * 1e9);
