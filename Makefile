@@ -40,7 +40,7 @@ release: bpf
 # for real: one test at a time (one tracepoint, one machine). Every other suite is pure
 # and runs in parallel. A new kernel suite goes under KernelTests (BPFSyscallTests) or
 # EndToEnd (ExporterTests), or into this list.
-KERNEL_SUITES := BPFSyscallTests\.KernelTests|ELFReaderTests\.COREWitnessTests|ExporterTests\.(EndToEnd|FlowCardinalityTests|PrivilegeDropTests|CleanExitTests|LossAccountingTests|FailureMessagesTests|ChaosScriptTests|CheckCommandTests|DeployFilesTests|DeploymentTests|DemoTests|DebianPackageTests|DashboardTests|WebConfigBinaryTests|WebPrometheusTests|ScrapeNegotiationTests|CgroupKernelTests|WorkloadAttributionTests|KindGroundTruthTests|KindReconciliationTests)\b
+KERNEL_SUITES := BPFSyscallTests\.KernelTests|ELFReaderTests\.COREWitnessTests|ExporterTests\.(EndToEnd|FlowCardinalityTests|PrivilegeDropTests|CleanExitTests|LossAccountingTests|FailureMessagesTests|ChaosScriptTests|CheckCommandTests|DeployFilesTests|DeploymentTests|DemoTests|DebianPackageTests|DashboardTests|WebConfigBinaryTests|WebPrometheusTests|ScrapeNegotiationTests|CgroupKernelTests|RunTimeStatisticsTests|WorkloadAttributionTests|KindGroundTruthTests|KindReconciliationTests)\b
 test: bpf
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build --parallel --skip '$(KERNEL_SUITES)' $(SWIFT_FLAGS)

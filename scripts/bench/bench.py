@@ -96,7 +96,8 @@ def storm_section(args, summary):
         for index, (attach, kind, mode) in enumerate(combinations):
             port = HTTP_PORT + 10 + index
             with ExporterProcess(args.binary, port,
-                                 ["--bpf.attach", attach, "--ring.kind", kind, "--ring.wakeup", mode]) as exporter:
+                                 ["--bpf.attach", attach, "--ring.kind", kind, "--ring.wakeup", mode,
+                                  "--bpf.run-time-stats"]) as exporter:
                 before = exporter.scrape()
                 started = time.monotonic()
                 storm.blow(args.storm_seconds)

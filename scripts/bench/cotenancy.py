@@ -156,7 +156,8 @@ def stop(process):
 def measure(args, attach, co_tenant, index):
     """One row: fresh exporter, co-tenant, storm, ftrace; returns a dict of figures."""
     port = HTTP_PORT + index
-    extra = ["--bpf.attach", attach, "--metrics.labels", "src_port,dst_port", "--ring.drain-interval", "100ms"]
+    extra = ["--bpf.attach", attach, "--metrics.labels", "src_port,dst_port", "--ring.drain-interval", "100ms",
+             "--bpf.run-time-stats"]
     with ExporterProcess(args.binary, port, extra, log_path=f"/tmp/rtx-bn-cot-exporter-{port}.log") as exporter:
         tenant = start_co_tenant(co_tenant, args.binary, f"/tmp/rtx-bn-cot-tenant-{port}.log")
         try:

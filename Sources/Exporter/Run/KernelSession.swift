@@ -15,14 +15,17 @@ struct KernelOptions: Sendable {
     /// nil (`--bpf.attach auto`): tp_btf where the kernel has BTF and the object the program.
     var attachment: ProgramAttachmentKind?
     var attachMethod: AttachMethod = .automatic
+    /// `--bpf.run-time-stats`: off by default, because the kernel then times every BPF
+    /// program on the host, other tools' too.
+    var runTimeStatistics = false
 }
 
 /// Phase 1 of start-up, the privileged one: everything that needs a capability, on the
 /// calling thread while it is the only one (the listening socket is bound just before, the
 /// privileges dropped just after). In the order that loses nothing: read and check the
 /// object, find the tracepoint (tracefs, for the tracepoint/ program only), load, open the
-/// rings, attach, so the first event already has a ring to land in; then ask for run-time
-/// statistics.
+/// rings, attach, so the first event already has a ring to land in; then, if asked, run-time
+/// statistics. The loader's own threads (programs verified side by side) end before it returns.
 /// `close()` undoes it in reverse: detach, stop the ring thread's loop, free the maps.
 struct KernelSession<Sink: PerfEventSink>: ~Copyable {
     let object: LoadedObject
@@ -133,13 +136,17 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
             }
         }
         var runtimeStatistics: SharedFileDescriptor?
-        do {
-            runtimeStatistics = try RuntimeStatistics().shared()
-            steps.record("statistics", .done("BPF run-time statistics enabled"))
-        } catch {
-            // Needs CAP_SYS_ADMIN: without it the run-time metrics are left out, not faked.
-            steps.record("statistics", .degraded(
-                "BPF run-time statistics unavailable (\(error)): retrans_exporter_bpf_run_* left out"))
+        if options.runTimeStatistics {
+            do {
+                runtimeStatistics = try RuntimeStatistics().shared()
+                steps.record("statistics", .done("BPF run-time statistics enabled"))
+            } catch {
+                // Needs CAP_SYS_ADMIN: without it the run-time metrics are left out, not faked.
+                steps.record("statistics", .degraded(
+                    "BPF run-time statistics unavailable (\(error)): retrans_exporter_bpf_run_* left out"))
+            }
+        } else {
+            steps.record("statistics", .done("BPF run-time statistics off (--bpf.run-time-stats exports retrans_exporter_bpf_run_*)"))
         }
         self.object = object
         self.binding = binding
