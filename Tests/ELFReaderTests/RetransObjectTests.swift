@@ -43,9 +43,9 @@ import Testing
         #expect(spec.maps.map(\.name) == ["ring", "netns_seen", "events", "stats", ".rodata"])
         let ring = try #require(spec.map(named: "ring"))
         #expect(ring.type == .ringBuffer && ring.keySize == 0 && ring.valueSize == 0 && ring.maxEntries == 1 << 20)
-        // BPF_F_NO_PREALLOC: its 65536 entries are allocated as namespaces are seen.
+        // BPF_F_NO_PREALLOC: its 8192 entries are allocated as namespaces are seen.
         let netnsSeen = try #require(spec.map(named: "netns_seen"))
-        #expect(netnsSeen.type == .hash && netnsSeen.maxEntries == 1 << 16 && netnsSeen.flags == 1)
+        #expect(netnsSeen.type == .hash && netnsSeen.maxEntries == 1 << 13 && netnsSeen.flags == 1)
         let events = try #require(spec.map(named: "events"))
         #expect(events.type == .perfEventArray)
         #expect(events.keySize == 4 && events.valueSize == 4 && events.maxEntries == 0)
