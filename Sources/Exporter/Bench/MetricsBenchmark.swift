@@ -33,16 +33,30 @@ enum MetricsBenchmark {
         }
 
         for series in [1_000, 10_000, 100_000] {
-            let figures = renderTimes(series: series)
-            let target = series == 10_000 ? "   target <= 5 ms" : series == 100_000 ? "   target <= 50 ms" : ""
-            output("render \(series) series: steady \(milliseconds(figures.steady.cpu)) ms "
-                + "[\(milliseconds(figures.steady.wall))] (median of \(figures.runs)), "
-                + "streamed in 256 KiB chunks \(milliseconds(figures.streamed.cpu)) ms "
-                + "[\(milliseconds(figures.streamed.wall))], "
-                + "first scrape (sorts every series) \(milliseconds(figures.first.cpu)) ms "
-                + "[\(milliseconds(figures.first.wall))], \(figures.bytes / 1024) KiB\(target)")
+            printRenderTimes(series: series, print: output)
         }
+    }
 
+    /// `bench --series N`: the render figures at one series count, plain and through gzip.
+    static func runRender(series: Int, steadyScrapes: Int?, print output: (String) -> Void = { Swift.print($0) }) {
+        output("times: thread CPU time (wall-clock time in brackets)")
+        printRenderTimes(series: series, steadyScrapes: steadyScrapes, print: output)
+        let gzip = gzipRenderTimes(series: series, steadyScrapes: steadyScrapes ?? defaultScrapes(series))
+        output("render \(series) series through gzip (streamed): first scrape \(milliseconds(gzip.first.cpu)) ms "
+            + "[\(milliseconds(gzip.first.wall))], steady \(milliseconds(gzip.steady.cpu)) ms "
+            + "[\(milliseconds(gzip.steady.wall))] (median of \(gzip.runs)), \(gzip.bytes / 1024) KiB")
+    }
+
+    private static func printRenderTimes(series: Int, steadyScrapes: Int? = nil, print output: (String) -> Void) {
+        let figures = renderTimes(series: series, runs: steadyScrapes ?? defaultScrapes(series))
+        let target = series == 10_000 ? "   target <= 5 ms" : series == 100_000 ? "   target <= 50 ms" : ""
+        output("render \(series) series: steady \(milliseconds(figures.steady.cpu)) ms "
+            + "[\(milliseconds(figures.steady.wall))] (median of \(figures.runs)), "
+            + "streamed in 256 KiB chunks \(milliseconds(figures.streamed.cpu)) ms "
+            + "[\(milliseconds(figures.streamed.wall))], "
+            + "first scrape \(milliseconds(figures.first.cpu)) ms [\(milliseconds(figures.first.wall))] "
+            + "(every series new; streamed \(milliseconds(figures.firstStreamed.cpu)) ms "
+            + "[\(milliseconds(figures.firstStreamed.wall))]), \(figures.bytes / 1024) KiB\(target)")
     }
 
     // MARK: decode + count
@@ -167,24 +181,44 @@ enum MetricsBenchmark {
         return source
     }
 
-    /// The first scrape (sorts every series), and medians of later ones (no new series), whole
-    /// and streamed in chunks as the server does.
-    static func renderTimes(series: Int) -> (first: Elapsed, steady: Elapsed, streamed: Elapsed, runs: Int, bytes: Int) {
+    /// Steady scrapes timed per figure unless told: fewer of the slow ones.
+    static func defaultScrapes(_ series: Int) -> Int { series >= 100_000 ? 11 : 31 }
+
+    /// The first scrape (every series new), whole and, on a second table, streamed in chunks
+    /// as the server does; and medians of later ones (no new series), whole and streamed.
+    static func renderTimes(series: Int, runs: Int)
+        -> (first: Elapsed, firstStreamed: Elapsed, steady: Elapsed, streamed: Elapsed, runs: Int, bytes: Int) {
+        let streamedState = populatedState(series: series)
+        let firstStreamed = Elapsed.measure { streamedState.scrape(chunkBytes: ScrapeCoordinator.chunkBytes) { _ in } }
         let state = populatedState(series: series)
         var bytes = 0
         let first = Elapsed.measure { bytes = state.scrape().readableBytes }
-        let runs = series >= 100_000 ? 11 : 31
         var whole: [Elapsed] = []
         var streamed: [Elapsed] = []
         for _ in 0..<runs {
             whole.append(Elapsed.measure { _ = state.scrape() })
             streamed.append(Elapsed.measure { state.scrape(chunkBytes: ScrapeCoordinator.chunkBytes) { _ in } })
         }
-        return (first, median(whole), median(streamed), runs, bytes)
+        return (first, firstStreamed, median(whole), median(streamed), runs, bytes)
     }
 
+    /// The first scrape and medians of later ones as served to a client that asks for gzip:
+    /// streamed through the server's compressor (`CompressionBenchmark.gzipScrape`).
+    static func gzipRenderTimes(series: Int, steadyScrapes: Int) -> (first: Elapsed, steady: Elapsed, runs: Int, bytes: Int) {
+        let state = populatedState(series: series)
+        var bytes = 0
+        let first = Elapsed.measure { bytes = CompressionBenchmark.gzipScrape(state, format: .prometheusText) }
+        var steady: [Elapsed] = []
+        for _ in 0..<steadyScrapes {
+            steady.append(Elapsed.measure { _ = CompressionBenchmark.gzipScrape(state, format: .prometheusText) })
+        }
+        return (first, median(steady), steadyScrapes, bytes)
+    }
+
+    /// The median; zero for no times (`--scrapes 0`).
     private static func median(_ times: [Elapsed]) -> Elapsed {
-        Elapsed(wall: times.map(\.wall).sorted()[times.count / 2], cpu: times.map(\.cpu).sorted()[times.count / 2])
+        guard !times.isEmpty else { return Elapsed() }
+        return Elapsed(wall: times.map(\.wall).sorted()[times.count / 2], cpu: times.map(\.cpu).sorted()[times.count / 2])
     }
 
     // MARK: formatting
