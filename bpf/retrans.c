@@ -110,6 +110,16 @@ int tcp_retransmit_skb_rb(struct tcp_retransmit_skb_ctx *ctx)
 /* include/net/inet_connection_sock.h; the same value since Linux 3.10. */
 #define ICSK_TIME_LOSS_PROBE 5
 
+static __always_inline void copy_in6(__u8 *to, const struct in6_addr *from)
+{
+	__be32 *words = (__be32 *)to;
+
+	words[0] = from->in6_u.u6_addr32[0];
+	words[1] = from->in6_u.u6_addr32[1];
+	words[2] = from->in6_u.u6_addr32[2];
+	words[3] = from->in6_u.u6_addr32[3];
+}
+
 /* The same fields the tracepoint's TP_fast_assign stores, from the socket's
  * (or the connection request's) sock_common, and its network namespace. */
 static __always_inline void fill_from_common(struct retrans_event *event, const struct sock_common *common, int err)
@@ -121,16 +131,19 @@ static __always_inline void fill_from_common(struct retrans_event *event, const 
 	event->sport = common->skc_num;
 	event->dport = __builtin_bswap16(common->skc_dport);
 	event->reserved[0] = event->reserved[1] = event->reserved[2] = 0;
+	/* Plain loads, not bpf_probe_read_kernel(): the socket is a typed pointer, so
+	 * each word is one load the verifier has checked, where a helper call costs
+	 * some 20 ns. The event's addresses are 4-byte aligned (retrans_event.h). */
 	if (event->family == AF_INET) {
 		/* As the tracepoint stores them: ::ffff:a.b.c.d. */
 		__builtin_memset(event->saddr, 0, 10);
 		__builtin_memset(event->daddr, 0, 10);
 		event->saddr[10] = event->saddr[11] = event->daddr[10] = event->daddr[11] = 0xff;
-		bpf_probe_read_kernel(&event->saddr[12], 4, &common->skc_rcv_saddr);
-		bpf_probe_read_kernel(&event->daddr[12], 4, &common->skc_daddr);
+		*(__be32 *)&event->saddr[12] = common->skc_rcv_saddr;
+		*(__be32 *)&event->daddr[12] = common->skc_daddr;
 	} else {
-		bpf_probe_read_kernel(event->saddr, 16, &common->skc_v6_rcv_saddr);
-		bpf_probe_read_kernel(event->daddr, 16, &common->skc_v6_daddr);
+		copy_in6(event->saddr, &common->skc_v6_rcv_saddr);
+		copy_in6(event->daddr, &common->skc_v6_daddr);
 	}
 }
 

@@ -36,7 +36,7 @@ import Testing
             // The tp_btf programs read struct sock through CO-RE; the tracepoint ones read the record.
             #expect(program.coreRelocations.isEmpty == !typed)
         }
-        #expect(spec.programs.map(\.instructions.count) == [64, 69, 164, 168, 112, 116, 63])
+        #expect(spec.programs.map(\.instructions.count) == [64, 69, 169, 170, 117, 118, 63])
     }
 
     @Test func theMaps() throws {
