@@ -92,9 +92,10 @@ public struct LoadedObject: ~Copyable, Sendable {
         // The kernel's BTF, read only if a program needs it (CO-RE, or a tracing program's
         // attach_btf_id), and searched on a thread of its own while the maps are created.
         let needsKernelBTF = chosen.contains { !$0.coreRelocations.isEmpty || $0.kind.tracingAttach != nil }
-        let kernelBTFRead = needsKernelBTF ? Self.startReadingKernelBTF(for: chosen, in: spec, options: options) : nil
+        let kernelBTFRead = needsKernelBTF && options.coreTarget == nil
+            ? Self.startReadingKernelBTF(for: chosen, in: spec) : nil
         let mapsCreated = Result { try Self.createMaps(spec, for: chosen, options: options, btfFD: btfFD, warnings: &warnings) }
-        let kernelBTF = try kernelBTFRead?.value()
+        let kernelBTF = needsKernelBTF ? try options.coreTarget ?? kernelBTFRead?.value() : nil
         let maps = try mapsCreated.get()
         let programSpecs = try Self.relocateCORE(chosen, in: spec, target: kernelBTF)
         let mapFDs = Dictionary(maps.map { ($0.name, $0.fd) }, uniquingKeysWith: { _, last in last })
@@ -114,12 +115,10 @@ public struct LoadedObject: ~Copyable, Sendable {
         self.warnings = warnings
     }
 
-    /// The CO-RE target from the options, or the running kernel's BTF searched for every name
-    /// the load will look up.
-    private static func startReadingKernelBTF(for programs: [ProgramSpec], in spec: ObjectSpec,
-                                              options: LoadOptions) -> BackgroundWork<CORETarget> {
-        let given = options.coreTarget, names = kernelNames(programs, in: spec)
-        return BackgroundWork(name: "kernel BTF") { try given ?? RunningKernelBTF.target(indexing: names) }
+    /// The running kernel's BTF, searched for every name the load will look up.
+    private static func startReadingKernelBTF(for programs: [ProgramSpec], in spec: ObjectSpec) -> BackgroundWork<CORETarget> {
+        let names = kernelNames(programs, in: spec)
+        return BackgroundWork(name: "kernel BTF") { try RunningKernelBTF.target(indexing: names) }
     }
 
     /// Creates the maps `programs` use (every map when `options.programs` is nil), with the

@@ -59,7 +59,7 @@ import Testing
         #expect(after["license"]?.0 == 4)
         // Only those words changed, and the parsed types agree with the bytes.
         #expect(rawBTF.count == btf.kernelBytes.count)
-        // One byte each: 24 and its two non-zero offsets (.rodata), 104 and its three (.maps), 4 (license).
+        // One byte each: 24 and its two non-zero offsets (.rodata), 112 and its three (.maps), 4 (license).
         #expect(zip(rawBTF, btf.kernelBytes).filter { $0 != $1 }.count == 8)
         #expect(try BTFParser.parse(btf.kernelBytes).spec.types == btf.types)
     }

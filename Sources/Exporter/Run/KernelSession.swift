@@ -21,7 +21,7 @@ struct KernelOptions: Sendable {
 }
 
 /// Phase 1 of start-up, the privileged one: everything that needs a capability, on the
-/// calling thread while it is the only one (the listening socket is bound just before, the
+/// calling thread while it is the only lasting one (the listening socket is bound just before, the
 /// privileges dropped just after). In the order that loses nothing: read and check the
 /// object, find the tracepoint (tracefs, for the tracepoint/ program only), load, open the
 /// rings, attach, so the first event already has a ring to land in; then, if asked, run-time
