@@ -15,6 +15,7 @@ packages=(
   dpkg-dev binutils lintian      # make deb (dpkg-shlibdeps, strip) and its lint in tests
   chromium                       # screenshot of make demo's Prometheus in tests
   libcrypt-dev libyaml-dev zlib1g-dev  # bcrypt (crypt_r), the web config file, gzip
+  g++                            # libstdc++.a: the release binary links the C++ runtime statically
   openssl apache2-utils          # certificates and htpasswd's bcrypt hashes in tests
 )
 
