@@ -47,8 +47,9 @@ struct CgroupMount: Sendable, Equatable {
     static func find(inMountInfo text: String, path: String = mountInfoPath) throws(CgroupMountError) -> CgroupMount {
         var mounts: [CgroupMount] = []
         var malformed = 0
-        for line in text.split(separator: "\n") {
-            guard let entry = MountInfoLine(line) else {
+        // Split as bytes: Character by Character, a host's ~40 lines took 1.6 M instructions of start-up.
+        for line in text.utf8.split(separator: UInt8(ascii: "\n")) {
+            guard let entry = MountInfoLine(Substring(line)) else {
                 malformed += 1
                 continue
             }
@@ -73,19 +74,24 @@ struct MountInfoLine: Sendable, Equatable {
     var fileSystemType: String
 
     init?(_ line: Substring) {
-        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        let fields = line.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
         // The optional fields end at a lone "-"; at least six fields come before it.
-        guard let separator = fields.firstIndex(of: "-"), separator >= 6, separator + 1 < fields.count,
+        guard let separator = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), separator >= 6,
+              separator + 1 < fields.count,
               let root = Self.unescape(fields[3]), let mountPoint = Self.unescape(fields[4])
         else { return nil }
         self.root = root
         self.mountPoint = mountPoint
-        self.fileSystemType = String(fields[separator + 1])
+        self.fileSystemType = String(decoding: fields[separator + 1], as: UTF8.self)
     }
 
     /// Undoes the kernel's `\ooo` escapes; nil for a backslash not followed by three octal digits.
     static func unescape(_ field: Substring) -> String? {
-        let bytes = Array(field.utf8)
+        unescape(field.utf8)
+    }
+
+    static func unescape(_ field: Substring.UTF8View) -> String? {
+        let bytes = Array(field)
         var result: [UInt8] = []
         result.reserveCapacity(bytes.count)
         var index = 0
