@@ -49,6 +49,8 @@ RELEASE_LINK_FLAGS += -Xlinker -z -Xlinker pack-relative-relocs
 # text resident. Names a build no longer has are skipped.
 RELEASE_LINK_FLAGS += -Xlinker --symbol-ordering-file=$(CURDIR)/scripts/link/symbol-order.txt -Xlinker --no-warn-symbol-ordering
 release: bpf $(addprefix $(STATIC_LIBS_DIR)/,$(STATIC_LIBS))
+	@# SwiftPM does not know the order file is an input: a newer one removes the product, so it is linked again.
+	@if [ scripts/link/symbol-order.txt -nt .build/release/retrans-exporter ]; then rm -f .build/release/retrans-exporter; fi
 	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath $(RELEASE_LTO) $(RELEASE_LINK_FLAGS) $(SWIFT_FLAGS)
 
 $(STATIC_LIBS_DIR)/%.a:
