@@ -21,9 +21,12 @@ extension PerfRing: EventRing {
 }
 
 /// A `BPF_MAP_TYPE_RINGBUF` map, mapped for reading: the consumer page (ours,
-/// read-write), then the producer page and the data area twice over (the
-/// kernel's, read-only), as the kernel lays them out at offsets 0 and one page.
-/// Its memory is the map's `max_entries` bytes whatever the number of CPUs.
+/// read-write), then the producer page and the data area (the kernel's,
+/// read-only), as the kernel lays them out at offsets 0 and one page. The kernel
+/// lays the data area out twice in a row, but only the first copy is mapped: it
+/// inserts every page at `mmap`, so a second copy would count the area twice in
+/// the RSS; `RingBufferReader` joins a sample that wraps. Its memory is the map's
+/// `max_entries` bytes whatever the number of CPUs.
 ///
 /// A full ring makes `bpf_ringbuf_reserve` fail in the program, which counts it:
 /// there is no lost record to read here. Not thread-safe: the poller holds it
@@ -52,19 +55,18 @@ final class BPFRingBuffer: EventRing {
             consumerPage = try syscalls.mapShared(fd: map.fd, length: pageSize, what: "ring buffer consumer page")
         } catch { throw .syscall(cpu: nil, error) }
         do {
-            producerMapping = try syscalls.mapShared(fd: map.fd, length: pageSize + 2 * size, offset: pageSize,
+            producerMapping = try syscalls.mapShared(fd: map.fd, length: pageSize + size, offset: pageSize,
                                                      writable: false, what: "ring buffer data")
         } catch {
             syscalls.unmap(consumerPage, length: pageSize)
             throw .syscall(cpu: nil, error)
         }
         do {
-            reader = try RingBufferReader(doubleMappedData: UnsafeRawBufferPointer(
-                start: producerMapping + pageSize, count: 2 * size))
+            reader = try RingBufferReader(data: UnsafeRawBufferPointer(start: producerMapping + pageSize, count: size))
         } catch {
             syscalls.unmap(consumerPage, length: pageSize)
-            syscalls.unmap(producerMapping, length: pageSize + 2 * size)
-            throw .badGeometry(cpu: -1, offset: pageSize, size: size, mapped: pageSize + 2 * size)
+            syscalls.unmap(producerMapping, length: pageSize + size)
+            throw .badGeometry(cpu: -1, offset: pageSize, size: size, mapped: pageSize + size)
         }
         self.map = map
         self.consumerPage = consumerPage
@@ -76,7 +78,7 @@ final class BPFRingBuffer: EventRing {
 
     deinit {
         syscalls.unmap(consumerPage, length: pageSize)
-        syscalls.unmap(producerMapping, length: pageSize + 2 * reader.ringSize)
+        syscalls.unmap(producerMapping, length: pageSize + reader.ringSize)
     }
 
     var pollDescriptor: Int32 { map.fd }

@@ -60,11 +60,15 @@ public enum RingFramingError: Error, Sendable, Equatable, CustomStringConvertibl
     case lostRecordTooShort(recordSize: UInt16, at: UInt64)
     /// A BPF ring buffer record whose length reaches past the producer position.
     case ringBufferRecordBeyondProducer(length: UInt32, available: UInt64, at: UInt64)
+    /// A BPF ring buffer consumer position that is not a multiple of 8, where no record starts.
+    case ringBufferPositionMisaligned(at: UInt64)
 
     public var description: String {
         switch self {
         case let .ringBufferRecordBeyondProducer(length, available, at):
             return "ring buffer record at \(at) has length \(length) but only \(available) bytes are before the producer"
+        case let .ringBufferPositionMisaligned(at):
+            return "ring buffer consumer position \(at) is not a multiple of 8"
         case let .countersOutOfRange(head, tail, ringSize):
             return "ring counters out of range: head \(head) - tail \(tail) exceeds the ring size \(ringSize)"
         case let .truncatedHeader(available):
