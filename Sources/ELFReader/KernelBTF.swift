@@ -31,12 +31,17 @@ public struct KernelBTF: Sendable {
     let own: Layer
     /// For split BTF, the base's (vmlinux); nil for vmlinux itself.
     let base: Layer?
+    /// `base?.sections`, kept apart: reading it through the optional layer would copy (retain
+    /// and release) the whole layer at every name `type(_:)` decodes.
+    private let baseSections: Sections?
     /// Candidates found while indexing, for every key `init` was given (empty lists included).
     private let indexed: [CandidateKey: [UInt32]]
 
     /// One BTF blob: its bytes, where its sections are, and the checkpoints of its records.
     struct Layer: Sendable {
         let name: String
+        /// "BTF <name>", the section named in this layer's errors (made once: `type(_:)` needs it at every call).
+        let context: String
         let storage: any ByteStorage
         let sections: Sections
         /// Id of this layer's first record.
@@ -64,6 +69,7 @@ public struct KernelBTF: Sendable {
     public init(vmlinux bytes: any ByteStorage, indexing keys: Set<CandidateKey> = []) throws(ObjectReadError) {
         name = "vmlinux"
         base = nil
+        baseSections = nil
         (own, indexed) = try Self.index("vmlinux", bytes, firstTypeID: 1, stringBase: 0, base: nil, keys: keys)
     }
 
@@ -80,6 +86,7 @@ public struct KernelBTF: Sendable {
             throw ObjectReadError(section: "BTF \(name)", offset: 0, reason: "base BTF has too many types")
         }
         self.base = top
+        baseSections = top.sections
         (own, indexed) = try Self.index(name, bytes, firstTypeID: firstID,
                                         stringBase: top.sections.stringBase + top.sections.stringLength, base: top, keys: keys)
     }
@@ -104,7 +111,7 @@ public struct KernelBTF: Sendable {
         }
         return try withBytes { (ownBytes: Span<UInt8>, baseBytes: Span<UInt8>) throws(ObjectReadError) -> BTFType in
             let bytes = inBase ? baseBytes : ownBytes
-            let context = "BTF \(layer.name)"
+            let context = layer.context
             let index = Int(id - layer.firstTypeID)
             // From the checkpoint at or before the record, header by header.
             var position = Int(layer.checkpoints[index / Self.checkpointInterval])
@@ -132,13 +139,20 @@ public struct KernelBTF: Sendable {
             throw ObjectReadError(section: "BTF \(place.inBase ? base?.name ?? "" : own.name) strings", offset: UInt64(offset),
                                   reason: "string is not NUL-terminated or longer than \(StringTable.maximumLength) bytes")
         }
+        // Valid UTF-8 (every kernel name) becomes a String straight from the bytes, without an
+        // array per name; anything else is repaired as `String(decoding:)` repairs it.
+        if #available(macOS 26.0, iOS 26.0, watchOS 26.0, tvOS 26.0, visionOS 26.0, *) {
+            do {
+                return String(copying: try UTF8Span(validating: strings.extracting(place.start ..< end)))
+            } catch {}
+        }
         return String(decoding: strings.copy(place.start ..< end), as: UTF8.self)
     }
 
     /// Where string `offset` of the shared space lies: in the base's bytes or this layer's,
     /// from which byte, and where that string table ends.
     private func stringPlace(_ offset: UInt32) throws(ObjectReadError) -> (inBase: Bool, start: Int, tableEnd: Int) {
-        try Self.stringPlace(offset, own: own.sections, base: base?.sections, context: "BTF \(name)")
+        try Self.stringPlace(offset, own: own.sections, base: baseSections, context: own.context)
     }
 
     /// Runs `body` with this BTF's bytes and its base's (for vmlinux, its own bytes twice).
@@ -188,7 +202,7 @@ public struct KernelBTF: Sendable {
         let query = NameQuery(unindexed)
         let layer = own
         let walked = try withBytes { (ownBytes: Span<UInt8>, baseBytes: Span<UInt8>) throws(ObjectReadError) -> Walk in
-            try Self.walk(layer.sections, firstTypeID: layer.firstTypeID, context: "BTF \(layer.name)", bytes: ownBytes,
+            try Self.walk(layer.sections, firstTypeID: layer.firstTypeID, context: layer.context, bytes: ownBytes,
                           baseStrings: base?.sections, baseBytes: baseBytes, query: query)
         }
         for (index, ids) in walked.found.enumerated() where !ids.isEmpty { found[query.keys[index]] = ids }
@@ -285,7 +299,7 @@ public struct KernelBTF: Sendable {
         }
         var indexed: [CandidateKey: [UInt32]] = [:]
         for (index, key) in query.keys.enumerated() { indexed[key] = walked.found[index] }
-        let layer = Layer(name: name, storage: storage, sections: sections, firstTypeID: firstTypeID,
+        let layer = Layer(name: name, context: context, storage: storage, sections: sections, firstTypeID: firstTypeID,
                           typeCount: walked.typeCount, checkpoints: walked.checkpoints)
         return (layer, indexed)
     }
@@ -434,13 +448,13 @@ public struct KernelBTF: Sendable {
 
     /// Where string `offset` lies: below `own.stringBase` in the base's table, else in this layer's.
     private static func stringPlace(_ offset: UInt32, own: Sections, base: Sections?,
-                                    context: String = "BTF") throws(ObjectReadError) -> (inBase: Bool, start: Int, tableEnd: Int) {
+                                    context: @autoclosure () -> String) throws(ObjectReadError) -> (inBase: Bool, start: Int, tableEnd: Int) {
         let position = Int(offset)
         if let base, position < own.stringBase {
-            guard position < base.stringLength else { throw outside(offset, context) }
+            guard position < base.stringLength else { throw outside(offset, context()) }
             return (true, base.stringStart + position, base.stringStart + base.stringLength)
         }
-        guard position >= own.stringBase, position - own.stringBase < own.stringLength else { throw outside(offset, context) }
+        guard position >= own.stringBase, position - own.stringBase < own.stringLength else { throw outside(offset, context()) }
         return (false, own.stringStart + position - own.stringBase, own.stringStart + own.stringLength)
     }
 
