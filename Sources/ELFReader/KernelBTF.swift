@@ -268,7 +268,9 @@ public struct KernelBTF: Sendable {
         static let bucketCount = 1 << 13
 
         /// A key's name must equal a matching record's up to the key's length, so both give the same
-        /// bucket. A one-byte key `a` matches `a` and `a___v2`: its second byte is NUL or `_`.
+        /// bucket. A one-byte key `a` is put in every `a` bucket: besides `a` and `a___v2`, it is
+        /// compared with any name starting with `a`, whose end is then looked for (an unterminated
+        /// one is an error, as for longer keys).
         @inline(__always)
         static func bucket(kind: UInt32, first: UInt8, second: UInt8) -> Int {
             ((Int(first) << 5 | Int(kind & 0x1f)) ^ Int(second) << 3) & (bucketCount - 1)
@@ -292,7 +294,7 @@ public struct KernelBTF: Sendable {
                 let kind = UInt32(key.kindClass)
                 kindMask |= 1 << kind
                 kindsByFirstByte[Int(first)] |= 1 << kind
-                let seconds: [UInt8] = name.count > 1 ? [name[1]] : [0, UInt8(ascii: "_")]
+                let seconds: [UInt8] = name.count > 1 ? [name[1]] : Array(0 ... 255)
                 for second in seconds { entries.append((Self.bucket(kind: kind, first: first, second: second), Int32(index))) }
             }
             // Counting sort into buckets; keys keep their order within one.

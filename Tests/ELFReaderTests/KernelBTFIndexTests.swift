@@ -173,8 +173,8 @@ import Testing
         #expect(try KernelBTF(vmlinux: bytes).candidates(for: keys) == expected)
     }
 
-    /// A one-byte name at the very end of the string table (its NUL cut off) is an error when a
-    /// key of its kind starts with that byte, as a longer one is; otherwise it is never read past.
+    /// A name at the very end of the string table (its NUL cut off) is an error when a key of its
+    /// kind could match it (and is compared); otherwise it is never read past.
     @Test func nameEndingWithTheTableIsAnErrorOnlyWhenCompared() throws {
         var builder = BTFTypeBuilder()
         builder.add("s", .structure(size: 0, members: []))
@@ -188,6 +188,17 @@ import Testing
         let otherKind = try KernelBTF(vmlinux: bytes, indexing: [.init(kindNumber: 8, name: "s")])
         #expect(try otherKind.candidates(for: [.init(kindNumber: 8, name: "s")]).isEmpty)
         #expect(throws: ObjectReadError.self) { try otherKind.type(1) }
+
+        // Longer, "sa" without its NUL: a one-byte key "s" reads it to its end, and fails there.
+        var longer = BTFTypeBuilder()
+        longer.add("sa", .structure(size: 0, members: []))
+        var longerBytes = longer.bytes()
+        longerBytes.removeLast()
+        longerBytes[20] -= 1
+        #expect(throws: ObjectReadError.self) { try KernelBTF(vmlinux: longerBytes, indexing: [.init(kindNumber: 4, name: "s")]) }
+        #expect(throws: ObjectReadError.self) { try KernelBTF(vmlinux: longerBytes, indexing: [.init(kindNumber: 4, name: "sa")]) }
+        #expect(try KernelBTF(vmlinux: longerBytes, indexing: [.init(kindNumber: 4, name: "sb")])
+            .candidates(for: [.init(kindNumber: 4, name: "sb")]).isEmpty)
     }
 
     /// A wanted kind's name offset outside the string section is an error naming it; an unwanted
