@@ -65,7 +65,10 @@ struct ByteReader {
     }
 
     mutating func readU32() throws(ObjectReadError) -> UInt32 {
-        UInt32(truncatingIfNeeded: try readLittleEndian(4))
+        // The commonest read (every BTF and BTF.ext field): one load, not four shifts.
+        try require(4)
+        defer { position += 4 }
+        return bytes.span.littleEndianU32(at: position)
     }
 
     mutating func readU64() throws(ObjectReadError) -> UInt64 {

@@ -27,9 +27,9 @@ extension Span<UInt8> {
 
     /// A copy of `range` as an array (for the decoders written over `ByteReader`).
     func copy(_ range: Range<Int>) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(range.count)
-        for index in range { bytes.append(self[index]) }
-        return bytes
+        // Into the array's own storage, without `append`'s capacity and uniqueness checks per byte.
+        [UInt8](capacity: range.count) { (output: inout OutputSpan<UInt8>) in
+            for index in range { output.append(self[index]) }
+        }
     }
 }

@@ -31,12 +31,17 @@ public struct KernelBTF: Sendable {
     let own: Layer
     /// For split BTF, the base's (vmlinux); nil for vmlinux itself.
     let base: Layer?
+    /// `base?.sections`, kept apart: reading it through the optional layer would copy (retain
+    /// and release) the whole layer at every name `type(_:)` decodes.
+    private let baseSections: Sections?
     /// Candidates found while indexing, for every key `init` was given (empty lists included).
     private let indexed: [CandidateKey: [UInt32]]
 
     /// One BTF blob: its bytes, where its sections are, and the checkpoints of its records.
     struct Layer: Sendable {
         let name: String
+        /// "BTF <name>", the section named in this layer's errors (made once: `type(_:)` needs it at every call).
+        let context: String
         let storage: any ByteStorage
         let sections: Sections
         /// Id of this layer's first record.
@@ -64,6 +69,7 @@ public struct KernelBTF: Sendable {
     public init(vmlinux bytes: any ByteStorage, indexing keys: Set<CandidateKey> = []) throws(ObjectReadError) {
         name = "vmlinux"
         base = nil
+        baseSections = nil
         (own, indexed) = try Self.index("vmlinux", bytes, firstTypeID: 1, stringBase: 0, base: nil, keys: keys)
     }
 
@@ -80,6 +86,7 @@ public struct KernelBTF: Sendable {
             throw ObjectReadError(section: "BTF \(name)", offset: 0, reason: "base BTF has too many types")
         }
         self.base = top
+        baseSections = top.sections
         (own, indexed) = try Self.index(name, bytes, firstTypeID: firstID,
                                         stringBase: top.sections.stringBase + top.sections.stringLength, base: top, keys: keys)
     }
@@ -104,7 +111,7 @@ public struct KernelBTF: Sendable {
         }
         return try withBytes { (ownBytes: Span<UInt8>, baseBytes: Span<UInt8>) throws(ObjectReadError) -> BTFType in
             let bytes = inBase ? baseBytes : ownBytes
-            let context = "BTF \(layer.name)"
+            let context = layer.context
             let index = Int(id - layer.firstTypeID)
             // From the checkpoint at or before the record, header by header.
             var position = Int(layer.checkpoints[index / Self.checkpointInterval])
@@ -132,13 +139,20 @@ public struct KernelBTF: Sendable {
             throw ObjectReadError(section: "BTF \(place.inBase ? base?.name ?? "" : own.name) strings", offset: UInt64(offset),
                                   reason: "string is not NUL-terminated or longer than \(StringTable.maximumLength) bytes")
         }
+        // Valid UTF-8 (every kernel name) becomes a String straight from the bytes, without an
+        // array per name; anything else is repaired as `String(decoding:)` repairs it.
+        if #available(macOS 26.0, iOS 26.0, watchOS 26.0, tvOS 26.0, visionOS 26.0, *) {
+            do {
+                return String(copying: try UTF8Span(validating: strings.extracting(place.start ..< end)))
+            } catch {}
+        }
         return String(decoding: strings.copy(place.start ..< end), as: UTF8.self)
     }
 
     /// Where string `offset` of the shared space lies: in the base's bytes or this layer's,
     /// from which byte, and where that string table ends.
     private func stringPlace(_ offset: UInt32) throws(ObjectReadError) -> (inBase: Bool, start: Int, tableEnd: Int) {
-        try Self.stringPlace(offset, own: own.sections, base: base?.sections, context: "BTF \(name)")
+        try Self.stringPlace(offset, own: own.sections, base: baseSections, context: own.context)
     }
 
     /// Runs `body` with this BTF's bytes and its base's (for vmlinux, its own bytes twice).
@@ -188,7 +202,7 @@ public struct KernelBTF: Sendable {
         let query = NameQuery(unindexed)
         let layer = own
         let walked = try withBytes { (ownBytes: Span<UInt8>, baseBytes: Span<UInt8>) throws(ObjectReadError) -> Walk in
-            try Self.walk(layer.sections, firstTypeID: layer.firstTypeID, context: "BTF \(layer.name)", bytes: ownBytes,
+            try Self.walk(layer.sections, firstTypeID: layer.firstTypeID, context: layer.context, bytes: ownBytes,
                           baseStrings: base?.sections, baseBytes: baseBytes, query: query)
         }
         for (index, ids) in walked.found.enumerated() where !ids.isEmpty { found[query.keys[index]] = ids }
@@ -208,52 +222,98 @@ public struct KernelBTF: Sendable {
     }
 
     /// libbpf's `bpf_core_essential_name_len`: the length before the last
-    /// `X___Y` flavor separator (X and Y not underscores), else the whole name.
-    static func essentialLength(_ name: ArraySlice<UInt8>) -> Int {
+    /// `X___Y` flavor separator (X and Y not underscores), else the whole name
+    /// (`bytes[range]`, read in place: the walk tests names it has not copied).
+    static func essentialLength(_ bytes: Span<UInt8>, _ range: Range<Int>) -> Int {
         let underscore = UInt8(ascii: "_")
-        let base = name.startIndex
-        var index = name.count - 5
+        var index = range.count - 5
         while index >= 0 {
-            let at = base + index
-            if name[at] != underscore, name[at + 1] == underscore, name[at + 2] == underscore,
-               name[at + 3] == underscore, name[at + 4] != underscore {
+            let at = range.lowerBound + index
+            if bytes[at] != underscore, bytes[at + 1] == underscore, bytes[at + 2] == underscore,
+               bytes[at + 3] == underscore, bytes[at + 4] != underscore {
                 return index + 1
             }
             index -= 1
         }
-        return name.count
+        return range.count
     }
 
     static func essentialName(_ name: String) -> String {
         let bytes = Array(name.utf8)
-        return String(decoding: bytes[0 ..< essentialLength(bytes[...])], as: UTF8.self)
+        return String(decoding: bytes[0 ..< essentialLength(bytes.span, bytes.indices)], as: UTF8.self)
     }
 
     /// The names a walk looks for. Most records fail the first two tests: is
-    /// their kind wanted at all, and is it wanted with a name starting with
-    /// their name's first byte? Only the rest are compared in full.
+    /// their kind wanted at all, and is any key of their kind named with their
+    /// name's first byte? The rest are looked up by their first two bytes (a
+    /// bucket of a few keys) and compared in full only with those.
     struct NameQuery {
         let keys: [CandidateKey]
-        /// Each key's essential name, as bytes.
-        let names: [[UInt8]]
+        /// Every key's essential name, back to back: key `k`'s is
+        /// `nameBytes[nameStarts[k] ..< nameStarts[k + 1]]` (one flat array, nothing nested to retain in the walk).
+        let nameBytes: [UInt8]
+        let nameStarts: [Int]
+        /// Each key's kind class, as the walk computes a record's.
+        let keyKinds: [UInt32]
         /// Bit `k` set: some key has kind class `k`.
         let kindMask: UInt32
         /// For each first byte, the kind classes wanted with a name starting with it.
         let kindsByFirstByte: [UInt32]
+        /// Bucket `i` holds the keys `bucketKeys[bucketStarts[i] ..< bucketStarts[i + 1]]`:
+        /// those whose kind and first two bytes give `i` (`bucket(kind:first:second:)`), and a few others
+        /// that share it by chance (compared and rejected like any other name).
+        let bucketStarts: [Int32]
+        let bucketKeys: [Int32]
+
+        static let bucketCount = 1 << 13
+
+        /// A key's name must equal a matching record's up to the key's length, so both give the same
+        /// bucket. A one-byte key `a` is put in every `a` bucket: besides `a` and `a___v2`, it is
+        /// compared with any name starting with `a`, whose end is then looked for (an unterminated
+        /// one is an error, as for longer keys).
+        @inline(__always)
+        static func bucket(kind: UInt32, first: UInt8, second: UInt8) -> Int {
+            ((Int(first) << 5 | Int(kind & 0x1f)) ^ Int(second) << 3) & (bucketCount - 1)
+        }
 
         init(_ keys: Set<CandidateKey>) {
             self.keys = Array(keys)
-            names = self.keys.map { Array($0.essentialName.utf8) }
+            var nameBytes: [UInt8] = []
+            var nameStarts = [0]
+            var keyKinds: [UInt32] = []
             var kindMask: UInt32 = 0
             var kindsByFirstByte = [UInt32](repeating: 0, count: 256)
-            // Anonymous types have no name to look up, and kind classes are 5-bit numbers.
-            for (key, name) in zip(self.keys, names) where (0..<32).contains(key.kindClass) {
-                guard let first = name.first else { continue }
-                kindMask |= 1 << UInt32(key.kindClass)
-                kindsByFirstByte[Int(first)] |= 1 << UInt32(key.kindClass)
+            var entries: [(bucket: Int, key: Int32)] = []
+            for (index, key) in self.keys.enumerated() {
+                let name = Array(key.essentialName.utf8)
+                nameBytes += name
+                nameStarts.append(nameBytes.count)
+                keyKinds.append(UInt32(truncatingIfNeeded: key.kindClass))
+                // Anonymous types have no name to look up, and kind classes are 5-bit numbers.
+                guard let first = name.first, (0..<32).contains(key.kindClass) else { continue }
+                let kind = UInt32(key.kindClass)
+                kindMask |= 1 << kind
+                kindsByFirstByte[Int(first)] |= 1 << kind
+                let seconds: [UInt8] = name.count > 1 ? [name[1]] : Array(0 ... 255)
+                for second in seconds { entries.append((Self.bucket(kind: kind, first: first, second: second), Int32(index))) }
             }
+            // Counting sort into buckets; keys keep their order within one.
+            var bucketStarts = [Int32](repeating: 0, count: Self.bucketCount + 1)
+            for entry in entries { bucketStarts[entry.bucket + 1] += 1 }
+            for bucket in 0 ..< Self.bucketCount { bucketStarts[bucket + 1] += bucketStarts[bucket] }
+            var next = bucketStarts
+            var bucketKeys = [Int32](repeating: 0, count: entries.count)
+            for entry in entries {
+                bucketKeys[Int(next[entry.bucket])] = entry.key
+                next[entry.bucket] += 1
+            }
+            self.nameBytes = nameBytes
+            self.nameStarts = nameStarts
+            self.keyKinds = keyKinds
             self.kindMask = kindMask
             self.kindsByFirstByte = kindsByFirstByte
+            self.bucketStarts = bucketStarts
+            self.bucketKeys = bucketKeys
         }
     }
 
@@ -285,7 +345,7 @@ public struct KernelBTF: Sendable {
         }
         var indexed: [CandidateKey: [UInt32]] = [:]
         for (index, key) in query.keys.enumerated() { indexed[key] = walked.found[index] }
-        let layer = Layer(name: name, storage: storage, sections: sections, firstTypeID: firstTypeID,
+        let layer = Layer(name: name, context: context, storage: storage, sections: sections, firstTypeID: firstTypeID,
                           typeCount: walked.typeCount, checkpoints: walked.checkpoints)
         return (layer, indexed)
     }
@@ -358,73 +418,129 @@ public struct KernelBTF: Sendable {
     /// One pass over a layer's records: counts them, keeps a checkpoint every
     /// `checkpointInterval` records, and notes the ids whose kind and name a key of `query` asks for.
     /// `baseStrings`/`baseBytes`: the base's string section, for split BTF's names below `stringBase`.
+    ///
+    /// This loop is most of CO-RE's start-up cost (~130,000 records), so it reads
+    /// each header once and keeps to it: the checks of `recordLength(at:...)` (the
+    /// record fits in the type section, its kind is known) are made inline, an id
+    /// is computed only for an error or a match, a name is read only for a wanted
+    /// kind, and compared only if its first two bytes lead to a key.
     private static func walk(_ sections: Sections, firstTypeID: UInt32, context: String, bytes: Span<UInt8>,
                              baseStrings: Sections?, baseBytes: Span<UInt8>, query: NameQuery) throws(ObjectReadError) -> Walk {
         var walk = Walk(found: Array(repeating: [], count: query.keys.count))
-        walk.checkpoints.reserveCapacity((sections.typeEnd - sections.typeStart) / (16 * checkpointInterval) + 1)
+        let typeEnd = sections.typeEnd
+        walk.checkpoints.reserveCapacity((typeEnd - sections.typeStart) / (16 * checkpointInterval) + 1)
+        let kindMask = query.kindMask
+        let kindsByFirstByte = query.kindsByFirstByte.span, bucketStarts = query.bucketStarts.span
+        let ownStringStart = sections.stringStart, ownStringBase = sections.stringBase
+        let ownStringCount = UInt(sections.stringLength), ownStringEnd = sections.stringStart + sections.stringLength
         var position = sections.typeStart
-        // This loop is most of CO-RE's start-up cost (~130,000 records): keep it to the header.
-        while position < sections.typeEnd {
-            let id = UInt64(firstTypeID) + UInt64(walk.typeCount)
-            let length = try recordLength(at: position, in: bytes, sections: sections, context: context, id: id)
-            let info = bytes.littleEndianU32(at: position + 4)
-            if walk.typeCount % checkpointInterval == 0 {
-                walk.checkpoints.append(UInt32(truncatingIfNeeded: position))  // the bytes fit in 4 GiB (`sections(of:)`)
+        var count = 0
+        // Wrapping arithmetic below only where the operands are bounded: positions by typeEnd
+        // (<= bytes.count < 4 GiB, `sections(of:)`), name offsets by UInt32.
+        while position < typeEnd {
+            guard typeEnd &- position >= 12 else {
+                throw recordError(position, context: context, "type \(UInt64(firstTypeID) + UInt64(count)): truncated type record")
+            }
+            let info = bytes.littleEndianU32(at: position &+ 4)
+            guard let length = recordLength(info: info) else {
+                throw recordError(position, context: context,
+                                  "type \(UInt64(firstTypeID) + UInt64(count)): unknown BTF kind \((info >> 24) & 0x1f)")
+            }
+            guard length <= typeEnd &- position else {
+                throw recordError(position, context: context,
+                                  "type \(UInt64(firstTypeID) + UInt64(count)) runs past the end of the type section")
+            }
+            if count & (checkpointInterval - 1) == 0 {  // the interval is a power of 2: no division per record
+                walk.checkpoints.append(UInt32(truncatingIfNeeded: position))
             }
             var kind = (info >> 24) & 0x1f
             if kind == 19 { kind = 6 }  // ENUM64 is searched as ENUM
-            if query.kindMask & (1 << kind) != 0 {
+            if kindMask & (1 << kind) != 0 {
                 let nameOffset = bytes.littleEndianU32(at: position)
-                if nameOffset != 0 {
-                    let place = try stringPlace(nameOffset, own: sections, base: baseStrings, context: context)
-                    guard let typeID = UInt32(exactly: id) else {
-                        throw recordError(position, context: context, "too many types")
+                let relative = Int(nameOffset) &- ownStringBase
+                if nameOffset == 0 {
+                    // Anonymous: nothing to look up.
+                } else if UInt(bitPattern: relative) < ownStringCount {
+                    let start = ownStringStart &+ relative
+                    let first = bytes[start]
+                    if kindsByFirstByte[Int(first)] & (1 << kind) != 0 {
+                        // A key of this kind starts with this byte: a name that ends with the table is unterminated.
+                        guard start &+ 1 < ownStringEnd else { throw notTerminated(nameOffset, context) }
+                        let bucket = NameQuery.bucket(kind: kind, first: first, second: bytes[start &+ 1])
+                        if bucketStarts[bucket] != bucketStarts[bucket &+ 1] {
+                            try noteMatches(query, bucket: bucket, kind: kind, strings: bytes, start: start,
+                                            tableEnd: ownStringEnd, nameOffset: nameOffset, context: context,
+                                            id: UInt64(firstTypeID) + UInt64(count), position: position, into: &walk.found)
+                        }
                     }
-                    if place.inBase {
-                        try match(query, kind: kind, strings: baseBytes, place: place, nameOffset: nameOffset,
-                                  context: context, id: typeID, into: &walk.found)
-                    } else {
-                        try match(query, kind: kind, strings: bytes, place: place, nameOffset: nameOffset,
-                                  context: context, id: typeID, into: &walk.found)
-                    }
+                } else {
+                    // In the base's strings (split BTF), or nowhere (an error): rare, so not inline.
+                    try noteMatchesElsewhere(query, kind: kind, nameOffset: nameOffset, sections: sections,
+                                             baseStrings: baseStrings, baseBytes: baseBytes, context: context,
+                                             id: UInt64(firstTypeID) + UInt64(count), position: position, into: &walk.found)
                 }
             }
-            walk.typeCount += 1
-            position += length
+            count &+= 1
+            position &+= length
         }
-        guard UInt64(firstTypeID) + UInt64(walk.typeCount) <= UInt64(UInt32.max) else {
+        walk.typeCount = count
+        guard UInt64(firstTypeID) + UInt64(count) <= UInt64(UInt32.max) else {
             throw recordError(sections.typeEnd, context: context, "too many types")
         }
         return walk
     }
 
-    /// Appends `id` to `found[i]` for each key `query.keys[i]` that the name at `place` matches
-    /// for a record of kind class `kind`.
-    private static func match(_ query: NameQuery, kind: UInt32, strings: Span<UInt8>,
-                              place: (inBase: Bool, start: Int, tableEnd: Int), nameOffset: UInt32,
-                              context: String, id: UInt32, into found: inout [[UInt32]]) throws(ObjectReadError) {
-        let start = place.start
-        let first = strings[start]  // start < tableEnd (`stringPlace`)
+    /// The walk's name test for a name outside the layer's own strings: in the base's (split BTF), or an error.
+    @inline(never)
+    private static func noteMatchesElsewhere(_ query: NameQuery, kind: UInt32, nameOffset: UInt32, sections: Sections,
+                                             baseStrings: Sections?, baseBytes: Span<UInt8>, context: String, id: UInt64,
+                                             position: Int, into found: inout [[UInt32]]) throws(ObjectReadError) {
+        // Only a base's strings lie outside a layer's own (or `stringPlace` throws).
+        let place = try stringPlace(nameOffset, own: sections, base: baseStrings, context: context)
+        let first = baseBytes[place.start]
         guard query.kindsByFirstByte[Int(first)] & (1 << kind) != 0 else { return }
-        for (index, wanted) in query.names.enumerated() where query.keys[index].kindClass == Int(kind) {
+        guard place.start + 1 < place.tableEnd else { throw notTerminated(nameOffset, context) }
+        let bucket = NameQuery.bucket(kind: kind, first: first, second: baseBytes[place.start + 1])
+        try noteMatches(query, bucket: bucket, kind: kind, strings: baseBytes, start: place.start, tableEnd: place.tableEnd,
+                        nameOffset: nameOffset, context: context, id: id, position: position, into: &found)
+    }
+
+    /// Appends `id` to `found[k]` for each key `k` of `bucket` and kind class `kind` that the name at
+    /// `start` (in `strings`, whose table ends at `tableEnd`) matches, exactly or but for a flavor.
+    /// The bucket is the name's (`NameQuery.bucket`), so its first two bytes lie in the table.
+    @inline(never)
+    private static func noteMatches(_ query: NameQuery, bucket: Int, kind: UInt32, strings: Span<UInt8>, start: Int,
+                                    tableEnd: Int, nameOffset: UInt32, context: String, id: UInt64, position: Int,
+                                    into found: inout [[UInt32]]) throws(ObjectReadError) {
+        let wanted = query.nameBytes.span
+        for slot in Int(query.bucketStarts[bucket]) ..< Int(query.bucketStarts[bucket + 1]) {
+            let key = Int(query.bucketKeys[slot])
+            guard query.keyKinds[key] == kind else { continue }
+            let wantedStart = query.nameStarts[key]
+            let wantedCount = query.nameStarts[key + 1] - wantedStart
+            // Names sharing the first two bytes mostly differ at the wanted length's last byte
+            // (`bpf_*` functions for `bpf_iter_task`): tested first. Past the end of a shorter name it
+            // reads the next string's bytes, in the table, and the full comparison rejects it.
+            let last = start + wantedCount - 1
+            if last < tableEnd && strings[last] != wanted[wantedStart + wantedCount - 1] { continue }
             // Compare up to the wanted length; a NUL in the name is a mismatch.
             var at = 0
-            while at < wanted.count, start + at < place.tableEnd, strings[start + at] == wanted[at] { at += 1 }
-            guard at == wanted.count else {
-                if start + at >= place.tableEnd { throw notTerminated(nameOffset, context) }
+            while at < wantedCount, start + at < tableEnd, strings[start + at] == wanted[wantedStart + at] { at += 1 }
+            guard at == wantedCount else {
+                if start + at >= tableEnd { throw notTerminated(nameOffset, context) }
                 continue
             }
-            guard start + at < place.tableEnd else { throw notTerminated(nameOffset, context) }
-            if strings[start + at] == 0 {
-                found[index].append(id)
-                continue
+            guard start + at < tableEnd else { throw notTerminated(nameOffset, context) }
+            if strings[start + at] != 0 {
+                // Longer than the wanted name: a match if the rest is a flavor (`sock___v2` for `sock`).
+                var end = start + at
+                let limit = min(tableEnd, start + StringTable.maximumLength + 1)
+                while end < limit && strings[end] != 0 { end += 1 }
+                guard end < tableEnd else { throw notTerminated(nameOffset, context) }
+                guard essentialLength(strings, start ..< end) == wantedCount else { continue }
             }
-            // Longer than the wanted name: a match if the rest is a flavor (`sock___v2` for `sock`).
-            var end = start + at
-            let limit = min(place.tableEnd, start + StringTable.maximumLength + 1)
-            while end < limit && strings[end] != 0 { end += 1 }
-            guard end < place.tableEnd else { throw notTerminated(nameOffset, context) }
-            if essentialLength(strings.copy(start ..< end)[...]) == wanted.count { found[index].append(id) }
+            guard let typeID = UInt32(exactly: id) else { throw recordError(position, context: context, "too many types") }
+            found[key].append(typeID)
         }
     }
 
@@ -434,13 +550,13 @@ public struct KernelBTF: Sendable {
 
     /// Where string `offset` lies: below `own.stringBase` in the base's table, else in this layer's.
     private static func stringPlace(_ offset: UInt32, own: Sections, base: Sections?,
-                                    context: String = "BTF") throws(ObjectReadError) -> (inBase: Bool, start: Int, tableEnd: Int) {
+                                    context: @autoclosure () -> String) throws(ObjectReadError) -> (inBase: Bool, start: Int, tableEnd: Int) {
         let position = Int(offset)
         if let base, position < own.stringBase {
-            guard position < base.stringLength else { throw outside(offset, context) }
+            guard position < base.stringLength else { throw outside(offset, context()) }
             return (true, base.stringStart + position, base.stringStart + base.stringLength)
         }
-        guard position >= own.stringBase, position - own.stringBase < own.stringLength else { throw outside(offset, context) }
+        guard position >= own.stringBase, position - own.stringBase < own.stringLength else { throw outside(offset, context()) }
         return (false, own.stringStart + position - own.stringBase, own.stringStart + own.stringLength)
     }
 
