@@ -34,16 +34,21 @@ RELEASE_LINK_FLAGS := -Xlinker --no-export-dynamic
 # per event on the hot path (docs/BENCHMARKS.md, "Against the original, and leaner builds").
 RELEASE_LTO := --experimental-lto-mode=thin
 # Static archives linked instead of shared libraries: the C++ runtime under the Swift runtime,
-# the unwinder, zlib and libxcrypt (libc and libm stay shared). Each shared library costs the
-# dynamic loader its symbol lookups at every start and its pages in RSS: `--version` ran
-# 2.86 M instructions, 1.01 M without them. The directory is searched before the system's, so
-# the `-lstdc++ -lz -lcrypt` that the toolchain and the packages pass find these archives.
+# the unwinder and zlib (libc, libm and libxcrypt stay shared: Debian's libcrypt.a calls
+# arc4random_buf, which would raise the glibc the binary needs from 2.35 to 2.36). Each shared
+# library costs the dynamic loader its symbol lookups at every start and its pages in RSS:
+# `--version` ran 2.86 M instructions, 1.01 M without them. The directory is searched before
+# the system's, so the `-lstdc++ -lz` that the toolchain and the packages pass find these archives.
 STATIC_LIBS_DIR := $(CURDIR)/.build/static-libs
-STATIC_LIBS := libstdc++.a libz.a libcrypt.a
+STATIC_LIBS := libstdc++.a libz.a
 RELEASE_LINK_FLAGS += -Xswiftc -L$(STATIC_LIBS_DIR) -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
-# Relative relocations packed (DT_RELR, glibc 2.36+): 0.98 MB of .rela.dyn becomes a few KB,
-# and the executable stays position-independent (ASLR).
+# RELEASE_RELR=1: relative relocations packed (DT_RELR): 0.98 MB of .rela.dyn becomes 8.6 KB
+# and the executable stays position-independent, but it then starts only on glibc 2.36+
+# (Debian 12, Ubuntu 24.04), not on Ubuntu 22.04's 2.35. Off by default: the binary is copied
+# to nodes as one file (docs/BENCHMARKS.md, "Leaner link").
+ifeq ($(RELEASE_RELR),1)
 RELEASE_LINK_FLAGS += -Xlinker -z -Xlinker pack-relative-relocs
+endif
 # The functions a start, a scrape and the event path run, side by side (scripts/link/): the
 # kernel maps text in 64 KiB blocks around each fault, so scattered they made most of the
 # text resident. Names a build no longer has are skipped.
@@ -55,7 +60,7 @@ release: bpf $(addprefix $(STATIC_LIBS_DIR)/,$(STATIC_LIBS))
 
 $(STATIC_LIBS_DIR)/%.a:
 	@mkdir -p $(STATIC_LIBS_DIR)
-	@path=$$(gcc -print-file-name=$*.a); [ -f "$$path" ] || { echo "$*.a not found: install g++, zlib1g-dev and libcrypt-dev (scripts/install-deps.sh)" >&2; exit 1; }; ln -sf "$$path" $@
+	@path=$$(gcc -print-file-name=$*.a); [ -f "$$path" ] || { echo "$*.a not found: install g++ and zlib1g-dev (scripts/install-deps.sh)" >&2; exit 1; }; ln -sf "$$path" $@
 
 # Suites that load BPF, make namespaces, cgroups or ftrace instances, or run the exporter
 # for real: one test at a time (one tracepoint, one machine). Every other suite is pure
