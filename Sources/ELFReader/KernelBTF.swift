@@ -115,10 +115,10 @@ public struct KernelBTF: Sendable {
             let index = Int(id - layer.firstTypeID)
             // From the checkpoint at or before the record, header by header.
             var position = Int(layer.checkpoints[index / Self.checkpointInterval])
-            var length = try Self.recordLength(at: position, in: bytes, sections: layer.sections, context: context, id: UInt64(id))
+            var length = try Self.recordHeader(at: position, in: bytes, sections: layer.sections, context: context, id: UInt64(id)).length
             for _ in 0 ..< index % Self.checkpointInterval {
                 position += length
-                length = try Self.recordLength(at: position, in: bytes, sections: layer.sections, context: context, id: UInt64(id))
+                length = try Self.recordHeader(at: position, in: bytes, sections: layer.sections, context: context, id: UInt64(id)).length
             }
             // The record alone, through the decoder the object's BTF uses (offsets in errors stay the file's).
             var reader = ByteReader(bytes.copy(position ..< position + length), context: context, origin: UInt64(position))
@@ -393,21 +393,23 @@ public struct KernelBTF: Sendable {
         }
     }
 
-    /// The length of the record at `position`, checked to lie within the type section.
+    /// The `info` word and length of the record at `position` (the type section's start, a
+    /// checkpoint, or past a checked record: never before the section), checked to lie within
+    /// the type section. `id` is computed only for an error (the walk calls this for every record).
     @inline(__always)
-    private static func recordLength(at position: Int, in bytes: Span<UInt8>, sections: Sections,
-                                     context: String, id: UInt64) throws(ObjectReadError) -> Int {
-        guard position >= sections.typeStart, sections.typeEnd - position >= 12 else {
-            throw recordError(position, context: context, "type \(id): truncated type record")
+    private static func recordHeader(at position: Int, in bytes: Span<UInt8>, sections: Sections, context: String,
+                                     id: @autoclosure () -> UInt64) throws(ObjectReadError) -> (info: UInt32, length: Int) {
+        guard sections.typeEnd &- position >= 12 else {
+            throw recordError(position, context: context, "type \(id()): truncated type record")
         }
-        let info = bytes.littleEndianU32(at: position + 4)
+        let info = bytes.littleEndianU32(at: position &+ 4)
         guard let length = recordLength(info: info) else {
-            throw recordError(position, context: context, "type \(id): unknown BTF kind \((info >> 24) & 0x1f)")
+            throw recordError(position, context: context, "type \(id()): unknown BTF kind \((info >> 24) & 0x1f)")
         }
-        guard length <= sections.typeEnd - position else {
-            throw recordError(position, context: context, "type \(id) runs past the end of the type section")
+        guard length <= sections.typeEnd &- position else {
+            throw recordError(position, context: context, "type \(id()) runs past the end of the type section")
         }
-        return length
+        return (info, length)
     }
 
     @inline(never)
@@ -420,10 +422,10 @@ public struct KernelBTF: Sendable {
     /// `baseStrings`/`baseBytes`: the base's string section, for split BTF's names below `stringBase`.
     ///
     /// This loop is most of CO-RE's start-up cost (~130,000 records), so it reads
-    /// each header once and keeps to it: the checks of `recordLength(at:...)` (the
-    /// record fits in the type section, its kind is known) are made inline, an id
-    /// is computed only for an error or a match, a name is read only for a wanted
-    /// kind, and compared only if its first two bytes lead to a key.
+    /// each header once and keeps to it (`recordHeader`: the record fits in the type
+    /// section, its kind is known), an id is computed only for an error or a match,
+    /// a name is read only for a wanted kind, and compared only if its first two
+    /// bytes lead to a key.
     private static func walk(_ sections: Sections, firstTypeID: UInt32, context: String, bytes: Span<UInt8>,
                              baseStrings: Sections?, baseBytes: Span<UInt8>, query: NameQuery) throws(ObjectReadError) -> Walk {
         var walk = Walk(found: Array(repeating: [], count: query.keys.count))
@@ -438,18 +440,8 @@ public struct KernelBTF: Sendable {
         // Wrapping arithmetic below only where the operands are bounded: positions by typeEnd
         // (<= bytes.count < 4 GiB, `sections(of:)`), name offsets by UInt32.
         while position < typeEnd {
-            guard typeEnd &- position >= 12 else {
-                throw recordError(position, context: context, "type \(UInt64(firstTypeID) + UInt64(count)): truncated type record")
-            }
-            let info = bytes.littleEndianU32(at: position &+ 4)
-            guard let length = recordLength(info: info) else {
-                throw recordError(position, context: context,
-                                  "type \(UInt64(firstTypeID) + UInt64(count)): unknown BTF kind \((info >> 24) & 0x1f)")
-            }
-            guard length <= typeEnd &- position else {
-                throw recordError(position, context: context,
-                                  "type \(UInt64(firstTypeID) + UInt64(count)) runs past the end of the type section")
-            }
+            let (info, length) = try recordHeader(at: position, in: bytes, sections: sections, context: context,
+                                                  id: UInt64(firstTypeID) + UInt64(count))
             if count & (checkpointInterval - 1) == 0 {  // the interval is a power of 2: no division per record
                 walk.checkpoints.append(UInt32(truncatingIfNeeded: position))
             }
