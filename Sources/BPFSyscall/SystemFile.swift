@@ -30,15 +30,17 @@ public enum SystemFile {
         // grows by copying; procfs and tracefs report 0, and those files are small.
         var info = stat()
         if fstat(fd, &info) == 0, info.st_size > 0 { bytes.reserveCapacity(min(Int(info.st_size), limit)) }
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while bytes.count < limit {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw FileReadError(path: path, errno: errno)
+        // Uninitialised: zeroing 64 KiB per call was most of a small procfs file's read.
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64 * 1024) { chunk throws(FileReadError) in
+            while bytes.count < limit {
+                let count = read(fd, chunk.baseAddress, chunk.count)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw FileReadError(path: path, errno: errno)
+                }
+                if count == 0 { break }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[0..<count]))
             }
-            if count == 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
         }
         return bytes
     }

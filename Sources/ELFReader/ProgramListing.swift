@@ -204,15 +204,14 @@ public struct ProgramListing: Sendable, Equatable {
     }
 }
 
-extension String {
-    /// Without leading and trailing spaces and tabs (no Foundation here).
-    /// Works on the UTF-8 bytes: both are ASCII, so the cut points are always
-    /// scalar boundaries.
-    var trimmingSpaces: String {
-        let bytes = utf8
-        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
-        guard let first = bytes.firstIndex(where: { !isSpace($0) }),
-              let last = bytes.lastIndex(where: { !isSpace($0) }) else { return "" }
-        return String(decoding: bytes[first...last], as: UTF8.self)
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs (no Foundation here). By index, not by
+    /// `reversed()`: that instantiates `ReversedCollection<Slice<ReversedCollection<...>>>` at
+    /// first use, 0.5 M instructions of runtime metadata work in a scrape's `Accept` parsing.
+    public var trimmingSpaces: String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = firstIndex(where: { !isSpace($0) }),
+              let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first...last])
     }
 }

@@ -41,6 +41,33 @@ import Testing
         #expect(snmp.values == ["OutSegs": 7] && snmp.others == ["MaxConn": "-1"])
     }
 
+    /// The byte parser reads numbers as `UInt64(_:)` does for what /proc writes, and keeps the
+    /// rest (signs, overflow, junk) out of the counters; the real files parse to the values a
+    /// plain split of their text gives.
+    @Test func procNetNumbersAndTheRealFiles() throws {
+        let odd = try ProcNetCounters.section(
+            "Tcp", of: "Tcp: A B C D E F\nTcp: 18446744073709551615 18446744073709551616 +5 1x 007 0\n", path: "odd")
+        #expect(odd.values == ["A": UInt64.max, "E": 7, "F": 0])
+        #expect(odd.others == ["B": "18446744073709551616", "C": "+5", "D": "1x"])
+        // A header line alone at the end, and a value line of another section after it.
+        #expect(throws: TCPSegmentCountersError.self) { try ProcNetCounters.section("Tcp", of: "Tcp: A", path: "t") }
+        #expect(throws: TCPSegmentCountersError.self) {
+            try ProcNetCounters.section("Tcp", of: "Tcp: A\nUdp: 1\n", path: "t")
+        }
+        for (path, section) in [("/proc/net/snmp", "Tcp"), ("/proc/net/netstat", "TcpExt")] {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let lines = text.split(separator: "\n").filter { $0.hasPrefix(section + ": ") }
+            let names = lines[0].split(separator: " ").dropFirst().map(String.init)
+            let numbers = lines[1].split(separator: " ").dropFirst().map(String.init)
+            let parsed = try ProcNetCounters.section(section, of: text, path: path)
+            #expect(parsed.values.count + parsed.others.count == names.count)
+            for (name, number) in zip(names, numbers) {
+                // Counters move between the two reads; presence and kind must match.
+                #expect((UInt64(number) != nil) == (parsed.values[name] != nil), "\(path) \(name)")
+            }
+        }
+    }
+
     /// This process's own namespace, through the collector with a hand-made iterator record.
     @Test func theCollectorReadsANamespaceAndSkipsAReusedPID() throws {
         let pid = getpid()

@@ -1,3 +1,5 @@
+import ELFReader
+
 /// The two text formats a scrape can ask for, chosen from its `Accept` header.
 enum ExpositionFormat: Sendable, Equatable {
     /// Prometheus text 0.0.4: the default, and what `*/*`, `text/plain` or no header get.
@@ -26,7 +28,7 @@ enum ExpositionFormat: Sendable, Equatable {
                 var quality = 1.0
                 var version: String?
                 for parameter in parts.dropFirst() {
-                    let pair = parameter.split(separator: "=", maxSplits: 1).map { String($0).trimmingSpaces }
+                    let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces }
                     guard pair.count == 2 else { continue }
                     if pair[0] == "q" { quality = Double(pair[1]) ?? 0 }
                     if pair[0] == "version" { version = pair[1] }
@@ -42,11 +44,5 @@ enum ExpositionFormat: Sendable, Equatable {
             }
         }
         return openMetricsQuality > textQuality ? .openMetrics : .prometheusText
-    }
-}
-
-extension StringProtocol {
-    var trimmingSpaces: String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }
 }
