@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
 """Start-up of several binaries or flag sets, interleaved run by run (so that a noisy machine
 hurts them alike): exec -> attached (`attached_monotonic_ns` in the debug log), exec -> first
-HTTP 200 (polled as bench.py's startup section does) and the `load` step's duration.
-Usage (root): startup_interleaved.py RUNS "BINARY [FLAGS...]" ..."""
+HTTP 200 (polled as bench.py's startup section does; of `/`, or of STARTUP_PATH, e.g. /metrics)
+and the `load` step's duration.
+Usage (root): [STARTUP_PATH=/metrics] startup_interleaved.py RUNS "BINARY [FLAGS...]" ..."""
 import http.client, os, re, sys, time, statistics
 runs = int(sys.argv[1]); variants = [v.split(" ") for v in sys.argv[2:]]
 port = 29120
 PAUSE = float(os.environ.get("STARTUP_PAUSE", "0.3"))
+PATH = os.environ.get("STARTUP_PATH", "/")
 res = {i: ([], [], []) for i in range(len(variants))}
 
 
 def http_ok(port):
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-        connection.request("GET", "/")
+        connection.request("GET", PATH)
         response = connection.getresponse()
         response.read()
         return response.status == 200

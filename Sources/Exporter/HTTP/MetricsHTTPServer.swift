@@ -53,16 +53,8 @@ final class MetricsHTTPServer: Sendable {
         let limiter = ConnectionLimiter(limit: configuration.maximumConnections)
         let coordinator = ScrapeCoordinator(state: state, threadPool: threadPool)
         let web = WebLayer(configuration: configuration.web, logger: logger)
-        let landingPage = configuration.telemetryPath == "/"
-            ? nil : LandingPage.html(telemetryPath: configuration.telemetryPath, version: buildVersion)
-
-        let limits = {
-            var limits = NIOHTTPDecoderLimitConfiguration()
-            limits.maxHeaderListSize = configuration.maximumHeaderBytes
-            limits.maxHeaderFieldSize = configuration.maximumHeaderBytes
-            limits.maxHeaderFieldCount = 100
-            return limits
-        }()
+        let connection = ConnectionPipeline(configuration: configuration, web: web, coordinator: coordinator,
+                                            buildVersion: buildVersion)
 
         let bootstrap = ServerBootstrap(group: group)
             // tcpOption, not socketOption: at SOL_SOCKET level option 1 is SO_DEBUG, which needs
@@ -70,26 +62,13 @@ final class MetricsHTTPServer: Sendable {
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
                     guard limiter.acquire() else {
                         logger.debug("refusing connection: \(limiter.limit) connections open")
-                        try pipeline.addHandler(ConnectionRefusalHandler())
+                        try channel.pipeline.syncOperations.addHandler(ConnectionRefusalHandler())
                         return
                     }
                     channel.closeFuture.whenComplete { _ in limiter.release() }
-                    try pipeline.addHandler(ConnectionDeadlineHandler(
-                        headerTimeout: configuration.headerTimeout, idleTimeout: configuration.idleTimeout))
-                    try web.addTransportHandlers(to: channel)
-                    try pipeline.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: false,
-                        withOutboundHeaderValidation: true,
-                        withEncoderConfiguration: HTTPResponseEncoder.Configuration(),
-                        withDecoderLimitConfiguration: limits)
-                    try pipeline.addHandler(HTTPErrorResponder())
-                    try web.addHTTPHandlers(to: pipeline)
-                    try pipeline.addHandler(MetricsRequestHandler(
-                        telemetryPath: configuration.telemetryPath, landingPage: landingPage,
-                        coordinator: coordinator, writeTimeout: configuration.writeTimeout))
+                    try connection.addHandlers(to: channel)
                 }
             }
 
