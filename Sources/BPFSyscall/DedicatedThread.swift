@@ -9,27 +9,14 @@ public final class DedicatedThread: Sendable {
     private let thread: pthread_t
     private let joined = Mutex(false)
 
-    /// How the scheduler treats the thread.
-    public enum Priority: Sendable {
-        case normal
-        /// SCHED_IDLE: only CPU time no other thread wants, for work that helps if done early
-        /// but must not delay the threads that matter. Stays normal where the kernel refuses.
-        case idle
-    }
-
     private final class Body {
         let run: @Sendable () -> Void
         init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
 
     /// Starts `body` on a new thread; `name` says which one in errors.
-    public init(name: String, priority: Priority = .normal, syscalls: Syscalls = .kernel,
-                _ body: @escaping @Sendable () -> Void) throws(DedicatedThreadError) {
-        let idle = priority == .idle
-        let context = Unmanaged.passRetained(Body {
-            if idle { _ = syscalls.scheduleCallingThreadIdle() }
-            body()
-        }).toOpaque()
+    public init(name: String, _ body: @escaping @Sendable () -> Void) throws(DedicatedThreadError) {
+        let context = Unmanaged.passRetained(Body(body)).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { context in
             guard let context else { return nil }

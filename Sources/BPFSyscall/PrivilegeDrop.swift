@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CBPFSyscall
 
 /// Drops every privilege of the calling thread, for good: the bounding set
@@ -46,6 +49,20 @@ public struct PrivilegeDrop: Sendable {
 public enum ProcessThreads {
     public static func ids() throws(FileReadError) -> [Int32] {
         try SystemFile.directoryEntries("/proc/self/task").compactMap { Int32($0) }.sorted()
+    }
+
+    /// `ids()` once only the calling thread is left, or as they are after `patience`. A thread
+    /// that was joined has returned, but the kernel lists it here until it has finished
+    /// exiting, a moment later: a drop right after a join (measured with a thread joined just
+    /// before it) can see two threads.
+    public static func idsOnceAlone(patience: Duration = .milliseconds(200)) throws(FileReadError) -> [Int32] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + patience
+        while true {
+            let threads = try ids()
+            if threads.count <= 1 || clock.now >= deadline { return threads }
+            usleep(50)
+        }
     }
 
     /// One thread's `/proc/self/task/<id>/status` (credentials, capability sets, no_new_privs).

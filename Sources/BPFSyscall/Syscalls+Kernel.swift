@@ -187,8 +187,7 @@ extension Syscalls {
             address = Array(UnsafeRawBufferPointer(start: socketAddress, count: Int(first.pointee.ai_addrlen)))
             family = first.pointee.ai_family
             return 0
-        },
-        scheduleCallingThreadIdle: { cbpf_thread_schedule_idle() }
+        }
     )
 
     /// close(2) for owned descriptors. Not fakeable on purpose: a closed

@@ -92,10 +92,6 @@ public struct Syscalls: Sendable {
     /// getaddrinfo(3) for a passive TCP address: the first result as `sockaddr` bytes and its
     /// family; returns 0, or a negative `EAI_*` code (not an errno).
     public var resolve: @Sendable (_ host: String, _ port: UInt16, _ address: inout [UInt8], _ family: inout Int32) -> Int32
-
-    // MARK: scheduling
-    /// Puts the calling thread in SCHED_IDLE (it runs only on CPU time no other thread wants).
-    public var scheduleCallingThreadIdle: @Sendable () -> Int32
 }
 
 /// Which id space `nextID`/`fdByID` walk.

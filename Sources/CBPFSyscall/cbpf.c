@@ -2,7 +2,6 @@
 #include "cbpf.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -359,11 +358,4 @@ uint32_t cbpf_load_acquire_u32(const void *address)
 void cbpf_store_release_u64(void *address, uint64_t value)
 {
 	__atomic_store_n((uint64_t *)address, value, __ATOMIC_RELEASE);
-}
-
-int cbpf_thread_schedule_idle(void)
-{
-	struct sched_param param = {.sched_priority = 0};
-	/* pid 0: the calling thread (Linux schedules threads, not processes). */
-	return sched_setscheduler(0, SCHED_IDLE, &param) < 0 ? -errno : 0;
 }

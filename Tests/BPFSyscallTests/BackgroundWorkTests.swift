@@ -29,6 +29,19 @@ import Testing
         }
     }
 
+    /// What the privilege drop counts after joining the loader's threads:
+    /// with a thread still running it waits its patience, then reports the threads as they are.
+    @Test func threadIdsOnceAloneGiveUpAfterThePatience() throws {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let held = try DedicatedThread(name: "held") { usleep(300_000) }
+        let ids = try ProcessThreads.idsOnceAlone(patience: .milliseconds(30))
+        let waited = clock.now - started
+        held.join()
+        #expect(ids.count >= 2)
+        #expect(waited >= .milliseconds(30) && waited < .milliseconds(290))
+    }
+
     @Test func theFirstRunsOnTheCallingThreadAndTheOthersDoNot() throws {
         let caller = pthread_self()
         let onCaller = BackgroundWork<Bool>.map(Array(0..<3), name: "test") { _ in pthread_equal(pthread_self(), caller) != 0 }

@@ -44,16 +44,6 @@ import Testing
         #expect(old.body == response.body)
     }
 
-    /// `run`'s warm-up goes through the pipeline every connection gets, with no socket, and
-    /// ends in a 404 below the telemetry path, whatever that path is.
-    @Test func theWarmUpRequestGoesThroughTheWholePipeline() throws {
-        for path in ["/metrics", "/", "/a/b/"] {
-            let configuration = HTTPServerConfiguration(
-                listenAddress: try ListenAddress(parsing: "127.0.0.1:9"), telemetryPath: path)
-            #expect(ConnectionPipeline.warmUp(configuration: configuration, buildVersion: "test") == "HTTP/1.1 404 Not Found")
-        }
-    }
-
     @Test func headReturnsHeadersOnly() throws {
         let server = try startServer(port: 21121)
         defer { server.shutdown() }

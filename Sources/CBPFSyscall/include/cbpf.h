@@ -98,12 +98,6 @@ int cbpf_eventfd(void);
 /* Adds one to the eventfd's counter (it becomes readable). 0 or -errno. */
 int cbpf_eventfd_signal(int fd);
 
-/* ---- scheduling ---------------------------------------------------------- */
-
-/* Puts the calling thread in SCHED_IDLE: it runs only on a CPU that would otherwise idle.
- * 0 or -errno. */
-int cbpf_thread_schedule_idle(void);
-
 /* ---- mmap of a ring ----------------------------------------------------- */
 
 /* mmap(NULL, length, PROT_READ [| PROT_WRITE], MAP_SHARED or MAP_PRIVATE, fd,

@@ -24,7 +24,7 @@ enum Privileges {
     /// Drops every privilege, switching to `user` if given. Call it from the only thread.
     static func dropAll(switchingTo user: UserAccount?, syscalls: Syscalls = .kernel) throws -> Outcome {
         try withContext("drop privileges") {
-            let threads = try ProcessThreads.ids()
+            let threads = try ProcessThreads.idsOnceAlone()
             guard threads.count == 1 else { throw PrivilegeError.threadsRunning(threads.count) }
             let own = try syscalls.capabilities()
             // Already that user (started by systemd's User=, say): nothing to switch.

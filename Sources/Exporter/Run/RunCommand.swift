@@ -3,11 +3,10 @@ import Logging
 
 /// `retrans-exporter run`: load, attach, stream the rings, count, serve.
 ///
-/// Start-up has two phases. Phase 1, privileged, on the main thread: bind the listening
+/// Start-up has two phases. Phase 1, privileged, on the main thread alone: bind the listening
 /// socket (a busy port fails before the kernel is touched), then `KernelSession` (object,
-/// tracefs, load, rings, attach, statistics); beside it only short-lived threads that read
-/// no input (the loader's, the HTTP warm-up), all joined before the drop. Then every
-/// privilege goes, once, on the only thread left. Phase 2 starts the threads, which inherit the drop: the ring reader and the HTTP
+/// tracefs, load, rings, attach, statistics). Then every privilege goes, once, on that only
+/// thread. Phase 2 starts the threads, which inherit the drop: the ring reader and the HTTP
 /// server on the already bound socket.
 struct RunCommand: ExporterCommand {
     static let spec = CommandSpec(
@@ -83,17 +82,11 @@ struct RunCommand: ExporterCommand {
         } catch {
             throw commandFailure(error)
         }
-        // The first connection's one-time runtime set-up, in CPU time the loader leaves idle
-        // (`ConnectionPipeline.warmUp`); it reads no input and is joined before the drop.
-        let warmUp = try? DedicatedThread(name: "warm-up", priority: .idle) { [serverConfiguration] in
-            ConnectionPipeline.warmUp(configuration: serverConfiguration, buildVersion: RetransExporter.version)
-        }
         var steps = StartupSteps()
         let table = FlowTable(selection: metricsConfiguration.labels, maximumSeries: metricsConfiguration.maximumSeries)
         let session = try kernel.openSession(sink: table, steps: &steps)
         // For `make bench` (exec -> attached): the clock is the one a launcher can read before exec.
         logger.debug("program attached", metadata: ["attached_monotonic_ns": "\(MonotonicClock.nanoseconds())"])
-        warmUp?.join()
         let dropped: Privileges.Outcome
         do {
             dropped = try Privileges.dropAll(switchingTo: runAsUser)
