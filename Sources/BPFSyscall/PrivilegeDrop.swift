@@ -53,8 +53,7 @@ public enum ProcessThreads {
 
     /// `ids()` once only the calling thread is left, or as they are after `patience`. A thread
     /// that was joined has returned, but the kernel lists it here until it has finished
-    /// exiting, a moment later: a drop right after a join (measured with a thread joined just
-    /// before it) can see two threads.
+    /// exiting, a moment later: a drop right after a join can see two threads.
     public static func idsOnceAlone(patience: Duration = .milliseconds(200)) throws(FileReadError) -> [Int32] {
         let clock = ContinuousClock()
         let deadline = clock.now + patience
