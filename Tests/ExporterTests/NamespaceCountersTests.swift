@@ -27,39 +27,39 @@ import Testing
             IpExt: InNoRoutes
             IpExt: 0
             """
-        let ext = try ProcNetCounters.section("TcpExt", of: netstat, path: "netstat")
+        let ext = try ProcNetCounters.section("TcpExt", of: Array(netstat.utf8), path: "netstat")
         #expect(try ext.value("TCPFastRetrans") == 92 && ext.values.count == 4)
         #expect(throws: TCPSegmentCountersError.malformed(path: "netstat", reason: "no `TcpExt: TCPLossProbes` field")) {
             try ext.value("TCPLossProbes")
         }
-        #expect(throws: TCPSegmentCountersError.self) { try ProcNetCounters.section("Tcp", of: netstat, path: "netstat") }
+        #expect(throws: TCPSegmentCountersError.self) { try ProcNetCounters.section("Tcp", of: Array(netstat.utf8), path: "netstat") }
         #expect(throws: TCPSegmentCountersError.self) {
-            try ProcNetCounters.section("TcpExt", of: "TcpExt: A B\nTcpExt: 1\n", path: "short")
+            try ProcNetCounters.section("TcpExt", of: Array("TcpExt: A B\nTcpExt: 1\n".utf8), path: "short")
         }
         // Gauges that can be negative (Tcp: MaxConn -1) are left out, counters kept.
-        let snmp = try ProcNetCounters.section("Tcp", of: "Tcp: MaxConn OutSegs\nTcp: -1 7\n", path: "snmp")
+        let snmp = try ProcNetCounters.section("Tcp", of: Array("Tcp: MaxConn OutSegs\nTcp: -1 7\n".utf8), path: "snmp")
         #expect(snmp.values == ["OutSegs": 7] && snmp.others == ["MaxConn": "-1"])
     }
 
     /// The byte parser reads numbers as `UInt64(_:)` does for what /proc writes, and keeps the
-    /// rest (signs, overflow, junk) out of the counters; the real files parse to the values a
-    /// plain split of their text gives.
+    /// rest (signs, overflow, junk) out of the counters; the real files parse to the fields a
+    /// plain split of their text gives, each a counter exactly when `UInt64(_:)` reads it.
     @Test func procNetNumbersAndTheRealFiles() throws {
-        let odd = try ProcNetCounters.section(
-            "Tcp", of: "Tcp: A B C D E F\nTcp: 18446744073709551615 18446744073709551616 +5 1x 007 0\n", path: "odd")
+        let oddText = "Tcp: A B C D E F\nTcp: 18446744073709551615 18446744073709551616 +5 1x 007 0\n"
+        let odd = try ProcNetCounters.section("Tcp", of: Array(oddText.utf8), path: "odd")
         #expect(odd.values == ["A": UInt64.max, "E": 7, "F": 0])
         #expect(odd.others == ["B": "18446744073709551616", "C": "+5", "D": "1x"])
         // A header line alone at the end, and a value line of another section after it.
-        #expect(throws: TCPSegmentCountersError.self) { try ProcNetCounters.section("Tcp", of: "Tcp: A", path: "t") }
+        #expect(throws: TCPSegmentCountersError.self) { try ProcNetCounters.section("Tcp", of: Array("Tcp: A".utf8), path: "t") }
         #expect(throws: TCPSegmentCountersError.self) {
-            try ProcNetCounters.section("Tcp", of: "Tcp: A\nUdp: 1\n", path: "t")
+            try ProcNetCounters.section("Tcp", of: Array("Tcp: A\nUdp: 1\n".utf8), path: "t")
         }
         for (path, section) in [("/proc/net/snmp", "Tcp"), ("/proc/net/netstat", "TcpExt")] {
             let text = try String(contentsOfFile: path, encoding: .utf8)
             let lines = text.split(separator: "\n").filter { $0.hasPrefix(section + ": ") }
             let names = lines[0].split(separator: " ").dropFirst().map(String.init)
             let numbers = lines[1].split(separator: " ").dropFirst().map(String.init)
-            let parsed = try ProcNetCounters.section(section, of: text, path: path)
+            let parsed = try ProcNetCounters.section(section, of: Array(text.utf8), path: path)
             #expect(parsed.values.count + parsed.others.count == names.count)
             for (name, number) in zip(names, numbers) {
                 // Counters move between the two reads; presence and kind must match.

@@ -15,21 +15,21 @@ import Testing
         """
 
     @Test func parsesOutSegsAndRetransSegs() throws {
-        #expect(try TCPSegmentCounters.parse(sample) == TCPSegmentCounters(sent: 1030, retransmitted: 17))
+        #expect(try TCPSegmentCounters.parse(Array(sample.utf8)) == TCPSegmentCounters(sent: 1030, retransmitted: 17))
     }
 
     @Test func malformedInputGivesAReason() {
         #expect(throws: TCPSegmentCountersError.malformed(path: "/proc/net/snmp", reason: "no `Tcp:` header and value lines")) {
-            try TCPSegmentCounters.parse("Ip: a\nIp: 1\n")
+            try TCPSegmentCounters.parse(Array("Ip: a\nIp: 1\n".utf8))
         }
         #expect(throws: TCPSegmentCountersError.malformed(path: "/proc/net/snmp", reason: "`Tcp:` lines have 4 names but 3 values")) {
-            try TCPSegmentCounters.parse("Tcp: OutSegs RetransSegs X\nTcp: 1 2\n")
+            try TCPSegmentCounters.parse(Array("Tcp: OutSegs RetransSegs X\nTcp: 1 2\n".utf8))
         }
         #expect(throws: TCPSegmentCountersError.malformed(path: "/proc/net/snmp", reason: "`Tcp: RetransSegs` is not a counter: -5")) {
-            try TCPSegmentCounters.parse("Tcp: OutSegs RetransSegs\nTcp: 1 -5\n")
+            try TCPSegmentCounters.parse(Array("Tcp: OutSegs RetransSegs\nTcp: 1 -5\n".utf8))
         }
         #expect(throws: TCPSegmentCountersError.malformed(path: "/proc/net/snmp", reason: "no `Tcp: RetransSegs` field")) {
-            try TCPSegmentCounters.parse("Tcp: OutSegs InSegs\nTcp: 1 2\n")
+            try TCPSegmentCounters.parse(Array("Tcp: OutSegs InSegs\nTcp: 1 2\n".utf8))
         }
     }
 

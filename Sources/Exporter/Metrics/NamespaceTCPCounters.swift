@@ -118,7 +118,7 @@ struct NamespaceCounterCollector: Sendable {
               let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return false }
         // Fields after the command name (which may hold spaces): state is field 3, starttime 22.
         let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
-        guard fields.count > 19, let ticks = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return false }
+        guard fields.count > 19, let ticks = ProcNetCounters.decimal(fields[19]) else { return false }
         let expected = task.startBootNanoseconds / (1_000_000_000 / ticksPerSecond)
         return ticks == expected || ticks == expected + 1 || ticks + 1 == expected
     }

@@ -24,10 +24,6 @@ struct TCPSegmentCounters: Sendable, Equatable {
         return try parse(bytes, path: path)
     }
 
-    static func parse(_ text: String, path: String = defaultPath) throws(TCPSegmentCountersError) -> TCPSegmentCounters {
-        try parse(Array(text.utf8), path: path)
-    }
-
     /// Parses the `Tcp:` header line and the value line that follows it.
     static func parse(_ bytes: [UInt8], path: String = defaultPath) throws(TCPSegmentCountersError) -> TCPSegmentCounters {
         let tcp = try ProcNetCounters.section("Tcp", of: bytes, path: path)
@@ -43,10 +39,6 @@ struct ProcNetCounters: Sendable, Equatable {
     var values: [String: UInt64]
     /// Fields whose value is not a counter (a gauge such as `Tcp: MaxConn -1`), as written.
     var others: [String: String] = [:]
-
-    static func section(_ name: String, of text: String, path: String) throws(TCPSegmentCountersError) -> ProcNetCounters {
-        try section(name, of: Array(text.utf8), path: path)
-    }
 
     /// Reads the bytes, by index: every scrape parses one snmp and one netstat file per network
     /// namespace, and splitting them into Substrings (of Characters, then of UTF-8) cost 2 M,
@@ -89,7 +81,7 @@ struct ProcNetCounters: Sendable, Equatable {
     }
 
     /// An unsigned decimal of ASCII digits only (no sign); nil when it overflows 64 bits.
-    private static func decimal(_ digits: ArraySlice<UInt8>) -> UInt64? {
+    static func decimal(_ digits: ArraySlice<UInt8>) -> UInt64? {
         guard !digits.isEmpty else { return nil }
         var value: UInt64 = 0
         for byte in digits {
