@@ -97,14 +97,16 @@ public struct LoadedObject: ~Copyable, Sendable {
         let mapsCreated = Result { try Self.createMaps(spec, for: chosen, options: options, btfFD: btfFD, warnings: &warnings) }
         let kernelBTF = needsKernelBTF ? try options.coreTarget ?? kernelBTFRead?.value() : nil
         let maps = try mapsCreated.get()
-        let programSpecs = try Self.relocateCORE(chosen, in: spec, target: kernelBTF)
         let mapFDs = Dictionary(maps.map { ($0.name, $0.fd) }, uniquingKeysWith: { _, last in last })
 
-        // Verified side by side; on a failure the others are closed as the results are dropped.
+        // Relocated and verified side by side, each program on its own thread (CO-RE is pure and
+        // per program: each decodes the kernel types it needs); on a failure the others are
+        // closed as the results are dropped.
         let license = spec.license, kernelVersion = spec.kernelVersion ?? 0, logSizes = options.logSizes
-        let outcomes = BackgroundWork.map(programSpecs, name: "load program") { programSpec in
-            try ProgramLoading.load(programSpec, license: license, kernelVersion: kernelVersion, mapFDs: mapFDs,
-                                    btfFD: btfFD, kernelBTF: kernelBTF, logSizes: logSizes, syscalls: syscalls)
+        let outcomes = BackgroundWork.map(chosen, name: "load program") { chosenSpec in
+            let programSpec = try Self.relocateCORE(chosenSpec, in: spec, target: kernelBTF)
+            return try ProgramLoading.load(programSpec, license: license, kernelVersion: kernelVersion, mapFDs: mapFDs,
+                                           btfFD: btfFD, kernelBTF: kernelBTF, logSizes: logSizes, syscalls: syscalls)
         }
         let programs = try outcomes.map { try $0.get() }
 
@@ -142,14 +144,18 @@ public struct LoadedObject: ~Copyable, Sendable {
         return maps
     }
 
-    /// Rewrites the CO-RE relocated instructions of `programs` for the target kernel (pure, in
-    /// ELFReader); reads the running kernel's BTF only if one of them needs it.
-    private static func relocateCORE(_ programs: [ProgramSpec], in spec: ObjectSpec,
-                                     target: CORETarget?) throws -> [ProgramSpec] {
-        guard let target, programs.contains(where: { !$0.coreRelocations.isEmpty }) else { return programs }
+    /// Rewrites the CO-RE relocated instructions of `program` for the target kernel (pure, in
+    /// ELFReader); the program as it is if it has none.
+    private static func relocateCORE(_ program: ProgramSpec, in spec: ObjectSpec,
+                                     target: CORETarget?) throws -> ProgramSpec {
+        guard let target, !program.coreRelocations.isEmpty else { return program }
         var object = spec
-        object.programs = programs
-        return try withContext("CO-RE") { try CORERelocator.relocate(object, target: target).object.programs }
+        object.programs = [program]
+        let relocated = try withContext("CO-RE") { try CORERelocator.relocate(object, target: target).object.programs }
+        guard let only = relocated.first, relocated.count == 1 else {
+            throw ContextError("CO-RE", ProgramSpecError(reason: "relocating program \(program.name) gave \(relocated.count) programs"))
+        }
+        return only
     }
 
     /// Every name the load will look up in the kernel's BTF: the root types of the CO-RE

@@ -47,8 +47,24 @@ public struct KernelBTF: Sendable {
         /// Id of this layer's first record.
         let firstTypeID: UInt32
         let typeCount: Int
-        /// Byte offset of record `k * checkpointInterval` (counted from the layer's first), for each k.
-        let checkpoints: [UInt32]
+        let checkpoints: Checkpoints
+    }
+
+    /// Where to start reading a record: the byte offsets of every 32nd record, as one walk kept
+    /// them, or two (`KernelBTF+Tail.swift`: the second from a record boundary half-way, whose
+    /// records it counted from there).
+    struct Checkpoints: Sendable {
+        /// Offset of record `k * checkpointInterval` (counted from the layer's first), for each k.
+        var head: [UInt32]
+        /// Offset of record `tailFirstIndex + k * checkpointInterval`, for each k: the second walk's.
+        var tail: [UInt32] = []
+        var tailFirstIndex = Int.max
+
+        /// The checkpoint at or before record `index`, and how many records lie between.
+        func nearest(_ index: Int) -> (offset: UInt32, recordsAfter: Int) {
+            let (table, local) = index >= tailFirstIndex ? (tail, index - tailFirstIndex) : (head, index)
+            return (table[local / KernelBTF.checkpointInterval], local % KernelBTF.checkpointInterval)
+        }
     }
 
     /// Where a layer's records and strings lie in its bytes (from its header).
@@ -66,11 +82,13 @@ public struct KernelBTF: Sendable {
     static let checkpointInterval = 32
 
     /// vmlinux BTF: a base, ids from 1. `indexing`: the names to look up on the way (see the type's comment).
-    public init(vmlinux bytes: any ByteStorage, indexing keys: Set<CandidateKey> = []) throws(ObjectReadError) {
+    /// `joining`: the second half of the records, walked meanwhile on another thread (`KernelBTF+Tail.swift`).
+    public init(vmlinux bytes: any ByteStorage, indexing keys: Set<CandidateKey> = [],
+                joining tail: TailHandle? = nil) throws(ObjectReadError) {
         name = "vmlinux"
         base = nil
         baseSections = nil
-        (own, indexed) = try Self.index("vmlinux", bytes, firstTypeID: 1, stringBase: 0, base: nil, keys: keys)
+        (own, indexed) = try Self.index("vmlinux", bytes, firstTypeID: 1, stringBase: 0, base: nil, keys: keys, tail: tail)
     }
 
     /// A module's split BTF on top of `base` (vmlinux).
@@ -114,9 +132,10 @@ public struct KernelBTF: Sendable {
             let context = layer.context
             let index = Int(id - layer.firstTypeID)
             // From the checkpoint at or before the record, header by header.
-            var position = Int(layer.checkpoints[index / Self.checkpointInterval])
+            let checkpoint = layer.checkpoints.nearest(index)
+            var position = Int(checkpoint.offset)
             var length = try Self.recordHeader(at: position, in: bytes, sections: layer.sections, context: context, id: UInt64(id)).length
-            for _ in 0 ..< index % Self.checkpointInterval {
+            for _ in 0 ..< checkpoint.recordsAfter {
                 position += length
                 length = try Self.recordHeader(at: position, in: bytes, sections: layer.sections, context: context, id: UInt64(id)).length
             }
@@ -202,7 +221,8 @@ public struct KernelBTF: Sendable {
         let query = NameQuery(unindexed)
         let layer = own
         let walked = try withBytes { (ownBytes: Span<UInt8>, baseBytes: Span<UInt8>) throws(ObjectReadError) -> Walk in
-            try Self.walk(layer.sections, firstTypeID: layer.firstTypeID, context: layer.context, bytes: ownBytes,
+            try Self.walk(layer.sections, from: layer.sections.typeStart, until: layer.sections.typeEnd, firstIndex: 0,
+                          firstTypeID: layer.firstTypeID, context: layer.context, bytes: ownBytes,
                           baseStrings: base?.sections, baseBytes: baseBytes, query: query)
         }
         for (index, ids) in walked.found.enumerated() where !ids.isEmpty { found[query.keys[index]] = ids }
@@ -319,39 +339,72 @@ public struct KernelBTF: Sendable {
 
     // MARK: - The walk
 
-    /// What one walk over a layer's records learnt.
-    struct Walk {
-        var typeCount = 0
+    /// What one walk over a layer's records (or a run of them) learnt.
+    struct Walk: Sendable {
+        /// Where it stopped: the end of the type section, or the first record at or past its limit.
+        var end = 0
+        /// The index (from the layer's first record) of the record at `end`.
+        var nextIndex = 0
+        /// Offsets of the records it met whose index is a multiple of `checkpointInterval`.
         var checkpoints: [UInt32] = []
         /// Ids matching each of the query's keys, by key index.
         var found: [[UInt32]]
     }
 
-    /// Reads the header, walks the records once, and keeps what the lazy reads need.
-    private static func index(_ name: String, _ storage: any ByteStorage, firstTypeID: UInt32, stringBase: Int,
-                              base: Layer?, keys: Set<CandidateKey>) throws(ObjectReadError)
+    /// Reads the header, walks the records once, and keeps what the lazy reads need. With a
+    /// `tail`, this walk stops at the tail's first record, and takes the rest from it if that is
+    /// where it landed (`KernelBTF+Tail.swift`); else it walks on to the end itself.
+    static func index(_ name: String, _ storage: any ByteStorage, firstTypeID: UInt32, stringBase: Int,
+                      base: Layer?, keys: Set<CandidateKey>, tail: TailHandle? = nil) throws(ObjectReadError)
         -> (Layer, [CandidateKey: [UInt32]]) {
         let context = "BTF \(name)"
         let query = NameQuery(keys)
         // The base's bytes only hold names the walk may compare: it needs them open too.
         let baseStorage: any ByteStorage = base?.storage ?? [UInt8]()
-        let (sections, walked) = try storage.withSpan { (bytes: Span<UInt8>) throws(ObjectReadError) -> (Sections, Walk) in
-            let sections = try Self.sections(of: bytes, context: context, stringBase: stringBase)
-            let walked = try baseStorage.withSpan { (baseBytes: Span<UInt8>) throws(ObjectReadError) -> Walk in
-                try Self.walk(sections, firstTypeID: firstTypeID, context: context, bytes: bytes,
-                              baseStrings: base?.sections, baseBytes: baseBytes, query: query)
+        func walk(_ sections: Sections, from start: Int, until limit: Int, firstIndex: Int) throws(ObjectReadError) -> Walk {
+            try storage.withSpan { (bytes: Span<UInt8>) throws(ObjectReadError) -> Walk in
+                try baseStorage.withSpan { (baseBytes: Span<UInt8>) throws(ObjectReadError) -> Walk in
+                    try Self.walk(sections, from: start, until: limit, firstIndex: firstIndex, firstTypeID: firstTypeID,
+                                  context: context, bytes: bytes, baseStrings: base?.sections, baseBytes: baseBytes, query: query)
+                }
             }
-            return (sections, walked)
         }
+        let sections = try storage.withSpan { (bytes: Span<UInt8>) throws(ObjectReadError) -> Sections in
+            try Self.sections(of: bytes, context: context, stringBase: stringBase)
+        }
+        let limit = tail.map { min(max($0.start, sections.typeStart), sections.typeEnd) } ?? sections.typeEnd
+        let head = try walk(sections, from: sections.typeStart, until: limit, firstIndex: 0)
         var indexed: [CandidateKey: [UInt32]] = [:]
-        for (index, key) in query.keys.enumerated() { indexed[key] = walked.found[index] }
+        for (index, key) in query.keys.enumerated() { indexed[key] = head.found[index] }
+        var checkpoints = Checkpoints(head: head.checkpoints)
+        var typeCount = head.nextIndex
+        if head.end < sections.typeEnd {
+            if let tail, head.end == tail.start, let rest = tail.records(for: keys), rest.walk.end == sections.typeEnd {
+                // Landed on the tail's first record: the tail's records are the layer's from here.
+                guard let offset = UInt32(exactly: UInt64(firstTypeID) + UInt64(head.nextIndex)),
+                      UInt64(offset) + UInt64(rest.walk.nextIndex) <= UInt64(UInt32.max) else {
+                    throw recordError(sections.typeEnd, context: context, "too many types")
+                }
+                for (key, ids) in rest.found { indexed[key, default: []] += ids.map { offset + $0 } }
+                checkpoints.tail = rest.walk.checkpoints
+                checkpoints.tailFirstIndex = head.nextIndex
+                typeCount = head.nextIndex + rest.walk.nextIndex
+            } else {
+                // The tail did not start on a record boundary, or found its records malformed: walk on
+                // here (a malformed record then throws with its true id).
+                let rest = try walk(sections, from: head.end, until: sections.typeEnd, firstIndex: head.nextIndex)
+                for (index, key) in query.keys.enumerated() { indexed[key, default: []] += rest.found[index] }
+                checkpoints.head += rest.checkpoints
+                typeCount = rest.nextIndex
+            }
+        }
         let layer = Layer(name: name, context: context, storage: storage, sections: sections, firstTypeID: firstTypeID,
-                          typeCount: walked.typeCount, checkpoints: walked.checkpoints)
+                          typeCount: typeCount, checkpoints: checkpoints)
         return (layer, indexed)
     }
 
     /// The header (`struct btf_header`): where the type and string sections lie.
-    private static func sections(of bytes: Span<UInt8>, context: String, stringBase: Int) throws(ObjectReadError) -> Sections {
+    static func sections(of bytes: Span<UInt8>, context: String, stringBase: Int) throws(ObjectReadError) -> Sections {
         var header = ByteReader(bytes.copy(0 ..< min(bytes.count, 24)), context: context)
         let magic = try header.readU16()
         guard magic == BTFParser.magic else {
@@ -426,20 +479,24 @@ public struct KernelBTF: Sendable {
     /// section, its kind is known), an id is computed only for an error or a match,
     /// a name is read only for a wanted kind, and compared only if its first two
     /// bytes lead to a key.
-    private static func walk(_ sections: Sections, firstTypeID: UInt32, context: String, bytes: Span<UInt8>,
-                             baseStrings: Sections?, baseBytes: Span<UInt8>, query: NameQuery) throws(ObjectReadError) -> Walk {
+    ///
+    /// `from`: the offset of record `firstIndex` (a record boundary, or a guess at one for a tail);
+    /// the walk stops at the first record at or past `until`. Ids are `firstTypeID + index`.
+    static func walk(_ sections: Sections, from start: Int, until limit: Int, firstIndex: Int, firstTypeID: UInt32,
+                     context: String, bytes: Span<UInt8>, baseStrings: Sections?, baseBytes: Span<UInt8>,
+                     query: NameQuery) throws(ObjectReadError) -> Walk {
         var walk = Walk(found: Array(repeating: [], count: query.keys.count))
         let typeEnd = sections.typeEnd
-        walk.checkpoints.reserveCapacity((typeEnd - sections.typeStart) / (16 * checkpointInterval) + 1)
+        walk.checkpoints.reserveCapacity(max(0, limit - start) / (16 * checkpointInterval) + 1)
         let kindMask = query.kindMask
         let kindsByFirstByte = query.kindsByFirstByte.span, bucketStarts = query.bucketStarts.span
         let ownStringStart = sections.stringStart, ownStringBase = sections.stringBase
         let ownStringCount = UInt(sections.stringLength), ownStringEnd = sections.stringStart + sections.stringLength
-        var position = sections.typeStart
-        var count = 0
+        var position = start
+        var count = firstIndex
         // Wrapping arithmetic below only where the operands are bounded: positions by typeEnd
         // (<= bytes.count < 4 GiB, `sections(of:)`), name offsets by UInt32.
-        while position < typeEnd {
+        while position < limit {
             let (info, length) = try recordHeader(at: position, in: bytes, sections: sections, context: context,
                                                   id: UInt64(firstTypeID) + UInt64(count))
             if count & (checkpointInterval - 1) == 0 {  // the interval is a power of 2: no division per record
@@ -475,7 +532,8 @@ public struct KernelBTF: Sendable {
             count &+= 1
             position &+= length
         }
-        walk.typeCount = count
+        walk.end = position
+        walk.nextIndex = count
         guard UInt64(firstTypeID) + UInt64(count) <= UInt64(UInt32.max) else {
             throw recordError(sections.typeEnd, context: context, "too many types")
         }

@@ -22,7 +22,7 @@ import Testing
         let expected = try BTFParser.parse(bytes).spec.types
         let btf = try KernelBTF(vmlinux: bytes)
         #expect(btf.typeCount == 101)
-        #expect(btf.own.checkpoints.count == 4)
+        #expect(btf.own.checkpoints.head.count == 4)
         for type in expected { #expect(try btf.type(type.id) == type) }
         #expect(throws: ObjectReadError.self) { try btf.type(101) }
     }

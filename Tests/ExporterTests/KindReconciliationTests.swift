@@ -221,6 +221,19 @@ struct Reconciliation: CustomStringConvertible {
         witness.regrouped(side, by: \.exporterKind)
     }
 
+    /// The witness's hits of this side, whatever their kind.
+    var witnessEvents: Int { witnessByExporterRule.values.reduce(0) { $0 + $1.events } }
+
+    /// Both BPF views fell short of ftrace by the same hits: the exporter's kinds and segments are
+    /// the witness's, and the witness counted no failure ftrace did not.
+    var witnessMissedTheSameHits: Bool {
+        witnessEvents < truth.events && witness.failedCount(side) == exporter.failures
+            && RetransmissionKind.allCases.allSatisfy { kind in
+                (witnessByExporterRule[kind] ?? RetransmissionTally())
+                    == RetransmissionTally(events: exporter.count(kind), segments: exporter.segments(kind))
+            }
+    }
+
     /// Whether the witness saw exactly what ftrace saw on this side (then it is a complete second view).
     var witnessSawEveryHit: Bool {
         witnessComplete && witness.failedCount(side) == truth.failed
@@ -284,8 +297,12 @@ struct Reconciliation: CustomStringConvertible {
         // Never more than happened.
         #expect(exporter.events <= truth.events && exporter.failures <= truth.failed,
                 "\(side): ftrace \(truth.events) + \(truth.failed) failed, exporter \(exporter.events) + \(exporter.failures)")
-        #expect(truth.events - exporter.events <= max(5, truth.events / 10),
-                "\(side): ftrace \(truth.events), exporter \(exporter.events): more than the known gap")
+        // A shortfall past the usual few is still the known gap when the bpftrace witness, a BPF
+        // program of its own, missed exactly the same hits: then those hits ran no BPF program at
+        // all (seen once in CI: 6 of a timeout flow's 10 hits, by both). A miss of the exporter's
+        // alone fails here.
+        #expect(truth.events - exporter.events <= max(5, truth.events / 10) || witnessMissedTheSameHits,
+                "\(side): ftrace \(truth.events), exporter \(exporter.events), witness \(witnessEvents): more than the known gap")
         #expect(exporter.allSegments <= Int(counters["Tcp.RetransSegs"]), "\(side): more segments than the kernel's")
         // The always-on family and the port filter see the same events whatever the gap.
         #expect(exporter.byCgroup == exporter.allSegments, "\(side): by-cgroup \(exporter.byCgroup), flow \(exporter.allSegments)")
