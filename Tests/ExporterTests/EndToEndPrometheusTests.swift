@@ -51,16 +51,25 @@ extension EndToEnd {
             // Perf rings report lost records; the ring buffer has none (absent), its losses are failed reserves.
             let lost = try prometheus.query("sum(retrans_exporter_samples_lost_total)").first?.value
             let failedEmits = try prometheus.query("sum(retrans_exporter_bpf_emit_failed_total)").first?.value
+            // Where a shortfall would come from: emitted but not read (user space), or never emitted (the kernel).
+            let emitted = try prometheus.query("sum(retrans_exporter_bpf_emitted_total)").first?.value
+            let received = try prometheus.query("sum(retrans_exporter_events_received_total)").first?.value
             print("""
                 e2e prometheus \(kind) \(family.rawValue) port \(ports.flow): ftrace \(flow.hits.count) hits \
                 (\(successes.count) ok, \(failures.count) failed; to dst_port \(successes.filter { $0.destinationPort == dataPort }.count)), \
                 Prometheus sum(tcp_retransmissions_total{dst_port}) \(storedDataSum), failures \(storedFailureSum), \
                 series \(stored.successes), samples lost \(lost.map { "\($0)" } ?? "absent"), \
-                recursion misses \(recursionMisses)
+                recursion misses \(recursionMisses), host-wide emitted \(emitted.map { "\($0)" } ?? "absent") \
+                received \(received.map { "\($0)" } ?? "absent")
                 """)
 
             #expect(successes.count > 0, "the lossy link should have caused retransmissions")
             #expect((lost ?? 0) == 0 && failedEmits == 0, "the exporter lost samples: counts cannot be exact")
+            // Every record the program wrote was read (a scrape reads the rings, then the program's
+            // counters: a retransmission elsewhere on the host in between may count in the one only).
+            let unread = (emitted ?? 0) - (received ?? 0)
+            #expect(emitted != nil && received != nil && (0...2).contains(unread),
+                    "emitted \(String(describing: emitted)), received \(String(describing: received))")
             if recursionMisses == 0 {
                 #expect(stored.successes == expected)
                 #expect(stored.failures == expectedFailures)
