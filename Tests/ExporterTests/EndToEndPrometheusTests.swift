@@ -54,6 +54,7 @@ extension EndToEnd {
             // Where a shortfall would come from: emitted but not read (user space), or never emitted (the kernel).
             let emitted = try prometheus.query("sum(retrans_exporter_bpf_emitted_total)").first?.value
             let received = try prometheus.query("sum(retrans_exporter_events_received_total)").first?.value
+            let framingErrors = try prometheus.query("sum(retrans_exporter_ring_framing_errors_total)").first?.value
             print("""
                 e2e prometheus \(kind) \(family.rawValue) port \(ports.flow): ftrace \(flow.hits.count) hits \
                 (\(successes.count) ok, \(failures.count) failed; to dst_port \(successes.filter { $0.destinationPort == dataPort }.count)), \
@@ -67,6 +68,7 @@ extension EndToEnd {
             #expect((lost ?? 0) == 0 && failedEmits == 0, "the exporter lost samples: counts cannot be exact")
             // Every record the program wrote was read (a scrape reads the rings, then the program's
             // counters: a retransmission elsewhere on the host in between may count in the one only).
+            #expect(framingErrors == 0, "the reader skipped bytes it could not frame: \(String(describing: framingErrors))")
             let unread = (emitted ?? 0) - (received ?? 0)
             #expect(emitted != nil && received != nil && (0...2).contains(unread),
                     "emitted \(String(describing: emitted)), received \(String(describing: received))")

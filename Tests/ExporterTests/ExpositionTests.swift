@@ -8,7 +8,7 @@ import Testing
 enum ExpositionFixture {
     static let kernel = KernelStatistics(
         samplesLostByCPU: [(cpu: 0, lost: 0), (cpu: 1, lost: 5)], bpfEmitted: 12, bpfEmitFailed: 5,
-        programRunCount: 17, programRunTimeNanoseconds: 1_234_567_890)
+        programRunCount: 17, programRunTimeNanoseconds: 1_234_567_890, ringFramingErrors: 0)
 
     static func state(labels: String = "ip_version,src_ip,src_port,dst_ip,dst_port", maximumSeries: Int = 100,
                       version: String = "0.1.0", cgroups: Bool = true) throws -> ExporterState {
@@ -142,6 +142,7 @@ enum ExpositionFixture {
         let text = ExpositionFixture.exposition(state, events: [])
         #expect(!text.contains("retrans_exporter_bpf_"))
         #expect(!text.contains("retrans_exporter_samples_lost_total"))
+        #expect(!text.contains("retrans_exporter_ring_framing_errors_total"))
         #expect(!text.contains("tcp_segments_"))
         #expect(text.contains("# TYPE tcp_retransmissions_total counter\n"))
     }

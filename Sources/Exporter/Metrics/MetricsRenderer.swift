@@ -225,6 +225,10 @@ struct MetricsRenderer {
             help: "Tracepoint hits the kernel did not run the BPF program for, because a BPF program was already running on that CPU (recursion_misses): retransmissions missed, not in any other count.",
             to: &writer)
         writeOptional(
+            "retrans_exporter_ring_framing_errors_total", kernel.ringFramingErrors,
+            help: "Ring reads that met bytes that were not a record and skipped to the kernel's write position: events lost in the exporter, never expected (a reader or kernel fault).",
+            to: &writer)
+        writeOptional(
             "retrans_exporter_bpf_run_count_total", kernel.programRunCount,
             help: "Runs of the BPF program while the exporter held BPF statistics enabled (run_cnt).",
             to: &writer)

@@ -15,11 +15,15 @@ struct KernelStatistics: Sendable, Equatable {
     /// Program info `recursion_misses`: tracepoint hits on which the kernel skipped the program
     /// because a BPF program was already running on that CPU. Counted with or without statistics.
     var programRecursionMisses: UInt64?
+    /// Ring passes that stopped on bytes that were not a record and skipped to the producer (every
+    /// ring, summed): events lost in user space. Never expected; a reader or kernel fault.
+    var ringFramingErrors: UInt64?
 
     init(
         samplesLostByCPU: [(cpu: Int, lost: UInt64)] = [], bpfEmitted: UInt64? = nil,
         bpfEmitFailed: UInt64? = nil, programRunCount: UInt64? = nil,
-        programRunTimeNanoseconds: UInt64? = nil, programRecursionMisses: UInt64? = nil
+        programRunTimeNanoseconds: UInt64? = nil, programRecursionMisses: UInt64? = nil,
+        ringFramingErrors: UInt64? = nil
     ) {
         self.samplesLostByCPU = samplesLostByCPU
         self.bpfEmitted = bpfEmitted
@@ -27,6 +31,7 @@ struct KernelStatistics: Sendable, Equatable {
         self.programRunCount = programRunCount
         self.programRunTimeNanoseconds = programRunTimeNanoseconds
         self.programRecursionMisses = programRecursionMisses
+        self.ringFramingErrors = ringFramingErrors
     }
 
     static func == (lhs: KernelStatistics, rhs: KernelStatistics) -> Bool {
@@ -35,6 +40,7 @@ struct KernelStatistics: Sendable, Equatable {
             && lhs.programRunCount == rhs.programRunCount
             && lhs.programRunTimeNanoseconds == rhs.programRunTimeNanoseconds
             && lhs.programRecursionMisses == rhs.programRecursionMisses
+            && lhs.ringFramingErrors == rhs.ringFramingErrors
     }
 }
 

@@ -38,6 +38,7 @@ final class KernelScrapeSource: ScrapeSource {
             // The ring buffer has no lost records: a full ring fails the program's reserve,
             // which it counts itself (bpf_emit_failed).
             if perCPU { kernel.samplesLostByCPU = rings.map { (cpu: $0.cpu, lost: $0.lost) } }
+            kernel.ringFramingErrors = rings.reduce(0) { $0 &+ $1.framingErrors }
             return table.snapshot(into: &counts)
         }
         let stats = binding.stats
