@@ -14,7 +14,7 @@
 /// there: its ids are shifted by the first walker's count, and its checkpoints kept beside
 /// the first's (`Checkpoints`). If not (an offset inside a record that happened to look like
 /// sixteen), or if the second walker met a malformed record, the first walks on by itself.
-/// Either way the index is the one walk's, which `KernelBTFIndexTests` checks.
+/// Either way the index is the one walk's, which `KernelBTFTailTests` checks.
 ///
 /// ELFReader starts no thread: the loader runs `walkTail` on one of its own
 /// (`RunningKernelBTF`) and hands `init(vmlinux:indexing:joining:)` a way to wait for it.
@@ -68,7 +68,7 @@ extension KernelBTF {
         bytes.withSpan { (span: Span<UInt8>) -> Int? in
             guard let sections = try? Self.sections(of: span, context: "BTF vmlinux", stringBase: 0),
                   sections.typeEnd - sections.typeStart >= max(minimumTypeBytes, 12) else { return nil }
-            // Every record's length is a multiple of 4, so its offset is the section's plus one.
+            // Every record's length is a multiple of 4, so its offset is the section's plus a multiple of 4.
             var candidate = sections.typeStart + (sections.typeEnd - sections.typeStart) / 8 * 4
             let searchEnd = min(sections.typeEnd, candidate + tailSearchBytes)
             while candidate < searchEnd {
