@@ -53,12 +53,23 @@ static __always_inline void count(__u32 which)
 		*counter += 1; /* per-CPU slot: no other writer */
 }
 
-/* A perf ring's wakeup watermark, for the ring buffer: force a wakeup once
- * `waiting` bytes (this record included) pass the threshold; below it the
- * reader's timer collects them. */
+/* The bytes one event takes in `ring`: an 8-byte header, the event, rounded up to 8. */
+#define RING_RECORD_BYTES ((sizeof(struct retrans_event) + 8 + 7) & ~7ULL)
+
+/* A perf ring's wakeup watermark, for the ring buffer: force a wakeup when this
+ * record takes the `waiting` bytes (this record included) past the threshold;
+ * below it the reader's timer collects them. Only the crossing wakes: the reader
+ * reads once per wakeup and hands the space back at the end, so until then every
+ * record above the threshold would raise an irq_work of its own. Two CPUs'
+ * records can cross together with neither seeing itself cross: past twice the
+ * threshold every record wakes, so a missed crossing costs latency, not the ring.
+ * With a threshold of 0 every record wakes. */
 static __always_inline __u64 ring_wakeup(__u64 waiting)
 {
-	return waiting >= ring_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (waiting >= 2 * ring_wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return waiting >= ring_wakeup_bytes && waiting < ring_wakeup_bytes + RING_RECORD_BYTES
+		? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void emit_to_perf(void *ctx, struct retrans_event *event)
@@ -73,7 +84,7 @@ static __always_inline void emit_to_perf(void *ctx, struct retrans_event *event)
  * (bpf/retrans.c writes in place with reserve/submit). */
 static __always_inline void emit_to_ring(struct retrans_event *event)
 {
-	__u64 waiting = bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA) + sizeof(*event) + 8;
+	__u64 waiting = bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA) + RING_RECORD_BYTES;
 
 	if (bpf_ringbuf_output(&ring, event, sizeof(*event), ring_wakeup(waiting)) == 0)
 		count(RETRANS_STAT_EMITTED);

@@ -9,6 +9,8 @@ protocol EventRing: AnyObject {
     var cpu: Int { get }
     /// What epoll waits on.
     var pollDescriptor: Int32 { get }
+    /// Whether epoll should report it only when the kernel wakes it (see `BPFRingBuffer`).
+    var pollsEdgeTriggered: Bool { get }
     var dataSize: Int { get }
     var statistics: PerfRingStatistics { get }
     /// Reads every complete record and hands the space back; sample bytes are valid only
@@ -18,6 +20,8 @@ protocol EventRing: AnyObject {
 
 extension PerfRing: EventRing {
     var pollDescriptor: Int32 { fd.rawValue }
+    /// A perf event is readable only once its wakeup watermark has been reached.
+    var pollsEdgeTriggered: Bool { false }
 }
 
 /// A `BPF_MAP_TYPE_RINGBUF` map, mapped for reading: the consumer page (ours,
@@ -82,6 +86,12 @@ final class BPFRingBuffer: EventRing {
     }
 
     var pollDescriptor: Int32 { map.fd }
+    /// The ring buffer is readable whenever one byte waits: polled level-triggered, a reader
+    /// woken for a batch would then chase the producer record by record (an epoll_wait and a
+    /// pass for each, 300-400 ns of its CPU per event, docs/BENCHMARKS.md). Edge-triggered, it
+    /// reads what the wakeup announced and waits for the kernel's next one (the program forces
+    /// one at the watermark) or its drain timer, as perf rings do.
+    var pollsEdgeTriggered: Bool { true }
     var dataSize: Int { reader.ringSize }
 
     func read(onSample: (UnsafeRawBufferPointer) -> Void) -> RingPass {

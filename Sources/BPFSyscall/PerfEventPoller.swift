@@ -93,7 +93,8 @@ public final class PerfEventPoller<Sink: PerfEventSink>: Sendable {
         } catch { throw .syscall(cpu: nil, error) }
         do {
             for (index, ring) in rings.enumerated() {
-                try syscalls.addToEpoll(epoll.rawValue, fd: ring.pollDescriptor, token: UInt64(index))
+                try syscalls.addToEpoll(epoll.rawValue, fd: ring.pollDescriptor, edgeTriggered: ring.pollsEdgeTriggered,
+                                        token: UInt64(index))
             }
             try syscalls.addToEpoll(epoll.rawValue, fd: shutdown.rawValue, token: Self.shutdownToken)
         } catch { throw .syscall(cpu: nil, error) }

@@ -122,7 +122,9 @@ extension Syscalls {
         },
         unmapMemory: { address, length in cbpf_munmap(address, length) },
         epollCreate: { cbpf_epoll_create() },
-        epollAdd: { epollFD, fd, token in cbpf_epoll_add(epollFD, fd, EPOLLIN.rawValue, token) },
+        epollAdd: { epollFD, fd, edgeTriggered, token in
+            cbpf_epoll_add(epollFD, fd, EPOLLIN.rawValue | (edgeTriggered ? EPOLLET.rawValue : 0), token)
+        },
         epollWait: { epollFD, events, timeout in
             cbpf_epoll_wait(epollFD, events.baseAddress, Int32(clamping: events.count), timeout)
         },

@@ -166,8 +166,8 @@ extension Syscalls {
         FileDescriptor(owning: try Self.check(epollCreate(), "epoll_create1"))
     }
 
-    public func addToEpoll(_ epollFD: Int32, fd: Int32, token: UInt64) throws(SyscallError) {
-        _ = try Self.check(epollAdd(epollFD, fd, token), "epoll_ctl(EPOLL_CTL_ADD)")
+    public func addToEpoll(_ epollFD: Int32, fd: Int32, edgeTriggered: Bool = false, token: UInt64) throws(SyscallError) {
+        _ = try Self.check(epollAdd(epollFD, fd, edgeTriggered, token), "epoll_ctl(EPOLL_CTL_ADD)")
     }
 
     /// The number of events filled in; 0 on timeout or when a signal interrupted the wait.

@@ -57,8 +57,9 @@ public struct Syscalls: Sendable {
 
     // MARK: waiting
     public var epollCreate: @Sendable () -> Int32
-    /// Adds `fd` for readability, reported with `token`.
-    public var epollAdd: @Sendable (_ epollFD: Int32, _ fd: Int32, _ token: UInt64) -> Int32
+    /// Adds `fd` for readability, reported with `token`; edge-triggered: only when it becomes
+    /// readable again (a wakeup), not whenever it is.
+    public var epollAdd: @Sendable (_ epollFD: Int32, _ fd: Int32, _ edgeTriggered: Bool, _ token: UInt64) -> Int32
     /// The number of events filled in, 0 on timeout.
     public var epollWait: @Sendable (_ epollFD: Int32, _ events: UnsafeMutableBufferPointer<epoll_event>,
                                      _ timeoutMilliseconds: Int32) -> Int32
