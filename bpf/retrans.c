@@ -57,7 +57,7 @@ struct tcp_retransmit_skb_ctx {
 static __always_inline void fill(struct retrans_event *event,
                                   const struct tcp_retransmit_skb_ctx *ctx)
 {
-	event->timestamp_ns = bpf_ktime_get_boot_ns();
+	event->timestamp_ns = event_time();
 	event->state = ctx->state;
 	event->err = tracepoint_has_err ? ctx->err : 0;
 	event->family = ctx->family;
@@ -124,7 +124,7 @@ static __always_inline void copy_in6(__u8 *to, const struct in6_addr *from)
  * (or the connection request's) sock_common, and its network namespace. */
 static __always_inline void fill_from_common(struct retrans_event *event, const struct sock_common *common, int err)
 {
-	event->timestamp_ns = bpf_ktime_get_boot_ns();
+	event->timestamp_ns = event_time();
 	event->state = common->skc_state;
 	event->err = err;
 	event->family = common->skc_family;

@@ -6,7 +6,8 @@
  * (RetransObjectBinding), which `retrans_event_layout` below makes clang emit.
  *
  *   offset size field
- *        0    8 timestamp_ns  CLOCK_BOOTTIME, ns (user space converts to wall time)
+ *        0    8 timestamp_ns  CLOCK_BOOTTIME, ns (user space converts to wall time); 0 = not
+ *                            stamped (event_timestamps = 0: `run`, which shows no times)
  *        8    4 state         TCP state (TCP_ESTABLISHED = 1, ..., TCP_NEW_SYN_RECV = 12)
  *       12    4 err           0, or the -errno of a failed retransmit (kernels with `err`)
  *       16    2 family        AF_INET (2) or AF_INET6 (10)

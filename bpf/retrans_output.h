@@ -10,6 +10,7 @@
  *   stats              per-CPU emit counters: emitted == received + lost
  *   tracepoint_has_err set from the tcp tracepoint's format
  *   ring_wakeup_bytes  wake the reader once this many bytes wait in `ring`
+ *   event_timestamps   stamp each event with the boot clock (optional)
  *
  * A program named tcp_retransmit_skb writes to `events`, one named
  * tcp_retransmit_skb_rb to `ring`; the loader loads one of the two and creates
@@ -24,6 +25,10 @@
 const volatile __u32 tracepoint_has_err = 1;
 /* 0: every event wakes the reader. The loader sets a quarter ring for batched wakeups. */
 const volatile __u64 ring_wakeup_bytes = 0;
+/* Only `tail` shows an event's time; `run` counts. The loader sets 0 for `run`, and
+ * the verifier, which knows frozen .rodata, then drops the clock read (35-60 ns per
+ * event on these machines, docs/BENCHMARKS.md). */
+const volatile __u32 event_timestamps = 1;
 
 RETRANS_EVENT_LAYOUT;
 
@@ -51,6 +56,12 @@ static __always_inline void count(__u32 which)
 	__u64 *counter = bpf_map_lookup_elem(&stats, &which);
 	if (counter)
 		*counter += 1; /* per-CPU slot: no other writer */
+}
+
+/* CLOCK_BOOTTIME in ns, or 0 when the loader asked for no timestamps. */
+static __always_inline __u64 event_time(void)
+{
+	return event_timestamps ? bpf_ktime_get_boot_ns() : 0;
 }
 
 /* The bytes one event takes in `ring`: an 8-byte header, the event, rounded up to 8. */

@@ -21,6 +21,8 @@ struct CheckCommand: ExporterCommand {
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         kernel = try KernelFlags(arguments)
+        // What `run` loads: no event times.
+        kernel.eventTimestamps = false
         listenAddress = try arguments.defaultedValue("web.listen-address", accepts: "host:port") {
             try ListenAddress(parsing: $0)
         }

@@ -151,6 +151,28 @@ import Testing
         ])
     }
 
+    /// `event_timestamps` (run switches the clock read off) is optional, for objects built
+    /// before it; when present it must be what the loader writes.
+    @Test func theTimestampSwitchIsOptionalButChecked() throws {
+        let name = RetransObjectBinding.timestampsConstant
+        let choice = RetransObjectBinding.Choice(transport: .ringBuffer, attachment: .btf)
+        var spec = try Self.retransSpec()
+        #expect(RetransObjectBinding.declaresConstant(spec, named: name), "bpf/retrans.o should declare \(name)")
+        let rodata = try #require(spec.maps.firstIndex { $0.name == ".rodata" })
+        let variable = try #require(spec.maps[rodata].variables.firstIndex { $0.name == name })
+
+        var resized = spec
+        resized.maps[rodata].variables[variable].size = 8
+        let error = try #require(throws: BindingError.self) {
+            try RetransObjectBinding.validate(resized, choice: choice, origin: "x.o")
+        }
+        #expect(error.problems == ["`\(name)` must be a 4-byte const in .rodata, is 8 bytes in .rodata"])
+
+        spec.maps[rodata].variables.remove(at: variable)
+        #expect(!RetransObjectBinding.declaresConstant(spec, named: name))
+        try RetransObjectBinding.validate(spec, choice: choice, origin: "older.o")
+    }
+
     @Test func missingPiecesAreAllNamed() throws {
         var spec = try Self.retransSpec()
         spec.maps.removeAll { $0.name == "stats" || $0.name == ".rodata" }

@@ -52,7 +52,7 @@ static __always_inline int make_event(struct retrans_event *event)
 #else
 	__u64 flow = *emitted & 63;
 #endif
-	event->timestamp_ns = bpf_ktime_get_boot_ns();
+	event->timestamp_ns = event_time();
 	event->state = 1; /* TCP_ESTABLISHED */
 	event->family = 2;
 	event->sport = (__u16)(10000 + flow);

@@ -29,6 +29,8 @@ struct KernelFlags: Sendable {
     var drainInterval: Duration
     var runTimeStatistics: Bool
     var verbose: Bool
+    /// Set by the command, not a flag: `tail` shows each event's time, `run` does not.
+    var eventTimestamps = true
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         objectPath = arguments.value("bpf.object")
@@ -60,6 +62,7 @@ struct KernelFlags: Sendable {
     var kernelOptions: KernelOptions {
         var options = KernelOptions(objectPath: objectPath)
         options.runTimeStatistics = runTimeStatistics
+        options.eventTimestamps = eventTimestamps
         options.rings = PerfRingOptions(dataPageExponent: ringPages.trailingZeroBitCount,
                                         wakeup: ringWakeup == .batched ? .batched : .everyEvent)
         options.transport = switch ringKind {

@@ -18,6 +18,9 @@ struct KernelOptions: Sendable {
     /// `--bpf.run-time-stats`: off by default, because the kernel then times every BPF
     /// program on the host, other tools' too.
     var runTimeStatistics = false
+    /// Whether events carry their time (`tail` shows it). `run` only counts, and without
+    /// timestamps the program skips a clock read per event.
+    var eventTimestamps = true
 }
 
 /// Phase 1 of start-up, the privileged one: everything that needs a capability, on the
@@ -78,6 +81,9 @@ struct KernelSession<Sink: PerfEventSink>: ~Copyable {
         if transport == .ringBuffer {
             let wakeup = options.rings.wakeup == .everyEvent ? 0 : ringBytes / 4
             constants[RetransObjectBinding.ringWakeupConstant] = .u64(UInt64(wakeup))
+        }
+        if RetransObjectBinding.declaresConstant(spec, named: RetransObjectBinding.timestampsConstant) {
+            constants[RetransObjectBinding.timestampsConstant] = .u32(options.eventTimestamps ? 1 : 0)
         }
         let programs = RetransObjectBinding.programsToLoad(choice, in: spec)
         let object = try steps.run("load", {

@@ -45,6 +45,9 @@ struct RetransObjectBinding {
     static let hasErrConstant = "tracepoint_has_err"
     /// Bytes waiting in the ring buffer before the program wakes the reader.
     static let ringWakeupConstant = "ring_wakeup_bytes"
+    /// Whether the program stamps each event with the boot clock. Optional: an object
+    /// without it always stamps (objects built before it existed).
+    static let timestampsConstant = "event_timestamps"
     static let eventStruct = "retrans_event"
     /// Indexes of the `stats` map (enum retrans_stat).
     static let emittedIndex: UInt32 = 0
@@ -81,8 +84,15 @@ struct RetransObjectBinding {
         problems += mapProblems(spec.map(named: statsMap), name: statsMap, type: .perCPUArray,
                                 keySize: 4, valueSize: 8, minimumEntries: emitFailedIndex + 1)
         problems += constantProblems(spec, name: hasErrConstant, declaration: "__u32", size: 4)
+        if declaresConstant(spec, named: timestampsConstant) {
+            problems += constantProblems(spec, name: timestampsConstant, declaration: "__u32", size: 4)
+        }
         problems += layoutProblems(spec.btf)
         guard problems.isEmpty else { throw BindingError(origin: origin, problems: problems) }
+    }
+
+    static func declaresConstant(_ spec: ObjectSpec, named name: String) -> Bool {
+        spec.maps.contains { map in map.variables.contains { $0.name == name } }
     }
 
     private static func constantProblems(_ spec: ObjectSpec, name: String, declaration: String, size: UInt32) -> [String] {

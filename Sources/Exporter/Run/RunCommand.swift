@@ -37,6 +37,8 @@ struct RunCommand: ExporterCommand {
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
         kernel = try KernelFlags(arguments)
+        // Counters need no event times: the program then skips the clock read.
+        kernel.eventTimestamps = false
         serverConfiguration = HTTPServerConfiguration(
             listenAddress: try arguments.defaultedValue("web.listen-address", accepts: "host:port") {
                 try ListenAddress(parsing: $0)
