@@ -5,7 +5,7 @@
  * there costs before it does any work, the comparison cloudflare/ebpf_exporter's
  * benchmark makes. Raw bpf(2), no libbpf.
  *
- *   empty_attach tracepoint ID [--stats]  tracepoint/syscalls/sys_enter_getppid
+ *   empty_attach tracepoint ID [--stats]  tracepoint/raw_syscalls/sys_enter
  *                                         (ID from tracefs events/.../id)
  *   empty_attach tp_btf ID [--stats]      tp_btf/sys_enter (ID: btf_trace_sys_enter
  *                                         in /sys/kernel/btf/vmlinux)

@@ -9,7 +9,9 @@ cloudflare/ebpf_exporter's `benchmark/` does with getpid. Rows:
 
   baseline                 nothing attached
   empty A                  `r0 = 0; exit` on the stand-in's attach point (empty_attach.c):
-                           tracepoint/syscalls/sys_enter_getppid, or tp_btf/sys_enter
+                           tracepoint/raw_syscalls/sys_enter, or tp_btf/sys_enter (both run
+                           for every syscall on the host; the stand-in selects the driver's
+                           getppid calls by their number and a magic first argument)
   empty A, stats           the same with BPF run-time statistics on (what --bpf.run-time-stats holds)
   exporter A, K, W         the real exporter with the stand-in (producer_bench.c): --bpf.attach A,
                            --ring.kind K, --ring.wakeup W, as deployed (run-time statistics off, the
@@ -38,7 +40,7 @@ from exporter_process import ExporterProcess
 
 HTTP_PORT = 21320
 KERNEL_LOCK = "/tmp/retrans-kernel.lock"
-TRACEPOINT_ID = "/sys/kernel/tracing/events/syscalls/sys_enter_getppid/id"
+TRACEPOINT_ID = "/sys/kernel/tracing/events/raw_syscalls/sys_enter/id"
 TARGET_NS = 250
 DEFAULT_COMBINATION = ("tp_btf", "ringbuf", "batched")  # what --bpf.attach/--ring.* default to on this kernel
 
