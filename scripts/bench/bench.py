@@ -184,8 +184,8 @@ def high_rate_section(args, summary):
           "CPU% = exporter utime+stime / wall time (100% = one core)")
     producer = os.path.join(args.bench_dir, "producer_bench.o")
     driver = os.path.join(args.bench_dir, "getppid_driver")
-    # tracepoint/, as before the stand-in had tp_btf/ programs (`auto` would now choose those,
-    # which sit on sys_enter and run for every syscall of the host).
+    # tracepoint/, as these figures have been taken since before the stand-in had tp_btf/
+    # programs, so that runs stay comparable (`auto` would choose tp_btf/).
     for kind in KINDS:
         for mode in ["batched", "every-event"]:
             rates = args.rates if mode == "batched" else [200_000]
