@@ -181,6 +181,9 @@ bench: release
 	mkdir -p $(BENCH_DIR)
 	$(CLANG) $(BPF_CFLAGS) -c scripts/bench/producer_bench.c -o $(BENCH_DIR)/producer_bench.o
 	$(CLANG) $(BPF_CFLAGS) -DFLOW_SWEEP -c scripts/bench/producer_bench.c -o $(BENCH_DIR)/producer_sweep.o
+	for step in 1 2 3 4; do \
+	  $(CLANG) $(BPF_CFLAGS) -DHOSTCOST_STEP=$$step -c scripts/bench/producer_bench.c -o $(BENCH_DIR)/producer_step$$step.o || exit 1; \
+	done
 	$(CC) -O2 -Wall -o $(BENCH_DIR)/getppid_driver scripts/bench/getppid_driver.c
 	$(CC) -O2 -Wall -o $(BENCH_DIR)/empty_attach scripts/bench/empty_attach.c
 	python3 scripts/bench/bench.py --binary .build/release/retrans-exporter --bench-dir $(BENCH_DIR) $(BENCH_ARGS)

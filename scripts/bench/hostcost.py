@@ -19,6 +19,12 @@ cloudflare/ebpf_exporter's `benchmark/` does with getpid. Rows:
   exporter ..., stats on   the default combination (tp_btf, ringbuf, batched) once more with
                            --bpf.run-time-stats, the only way to see the program's own run_time_ns
 
+With --hostcost-steps the rows are instead the baseline, the default combination and four
+stand-ins that stop early (producer_stepN.o, HOSTCOST_STEP in producer_bench.c): attached and
+returning at once; + selecting the driver's calls; + building the event on the stack (as `run`
+loads it, without the clock); + the clock read. Each step's figure less the one before is what
+that step costs; the default row less step 3 is the output itself (query, copy, wakeup rule).
+
 Added ns per event = row - the baseline of the same round; each figure is the median over
 interleaved rounds. For the exporter rows also the exporter's own CPU per event (utime+stime
 from /proc/PID/stat over the run), the program's run_time_ns per event (from its own
@@ -46,8 +52,10 @@ DEFAULT_COMBINATION = ("tp_btf", "ringbuf", "batched")  # what --bpf.attach/--ri
 
 
 class Row:
-    def __init__(self, label, empty=None, stats=False, exporter=None, calls=0):
+    def __init__(self, label, empty=None, stats=False, exporter=None, calls=0, producer="producer_bench.o"):
         self.label = label
+        self.producer = producer      # the stand-in object in the bench directory
+        self.outputs = producer == "producer_bench.o"  # the step objects stream nothing
         self.empty = empty            # attachment of the empty program, or None
         self.stats = stats            # BPF run-time statistics held on (empty_attach --stats, --bpf.run-time-stats)
         self.exporter = exporter      # (attach, ring kind, wakeup), or None
@@ -55,7 +63,23 @@ class Row:
         self.rounds = []              # one dict of figures per round
 
 
+STEPS = ["attached, returns at once", "+ the driver's calls selected", "+ the event built (no clock, as `run`)",
+         "+ the clock read"]
+
+
+def step_rows(args):
+    result = [Row("baseline (nothing attached)", calls=args.hostcost_calls)]
+    for number, label in enumerate(STEPS, start=1):
+        result.append(Row(f"step {number}: {label}", exporter=DEFAULT_COMBINATION, calls=args.hostcost_calls,
+                          producer=f"producer_step{number}.o"))
+    result.append(Row("exporter tp_btf/, ringbuf, batched (the whole default)", exporter=DEFAULT_COMBINATION,
+                      calls=args.hostcost_calls))
+    return result
+
+
 def rows(args):
+    if args.hostcost_steps:
+        return step_rows(args)
     result = [Row("baseline (nothing attached)", calls=args.hostcost_calls)]
     for attach in ("tracepoint", "tp_btf"):
         result.append(Row(f"empty {attach}/", empty=attach, calls=args.hostcost_calls))
@@ -132,7 +156,7 @@ def counters(metrics):
 
 def measure_exporter(args, row, port, driver, cpu):
     attach, kind, wakeup = row.exporter
-    producer = os.path.join(args.bench_dir, "producer_bench.o")
+    producer = os.path.join(args.bench_dir, row.producer)
     flags = ["--bpf.object", producer, "--bpf.attach", attach, "--ring.kind", kind, "--ring.wakeup", wakeup]
     if row.stats:
         flags.append("--bpf.run-time-stats")  # for the program's own ns per event; they add to the host's cost
@@ -145,7 +169,7 @@ def measure_exporter(args, row, port, driver, cpu):
         for _ in range(10):
             time.sleep(0.2)
             now = counters(exporter.scrape())
-            if now["received"] - before["received"] == now["emitted"] - before["emitted"]:
+            if now["received"] - before["received"] == now["emitted"] - before["emitted"] or not row.outputs:
                 break
         exporter_cpu = exporter.cpu_seconds() - cpu_before
     os.unlink(exporter.log_path)  # kept only when the exporter failed (ExporterProcess raised)
@@ -154,7 +178,7 @@ def measure_exporter(args, row, port, driver, cpu):
     # none: a full ring fails the program's reserve, which it counts.
     dropped = got["lost"] if kind == "perf" else got["failed"]
     figures.update(
-        received=got["received"], dropped=dropped,
+        received=got["received"], emitted=got["emitted"], dropped=dropped,
         exact=(got["received"] == got["emitted"] and figures["calls"] == got["emitted"] + got["failed"]
                and (got["lost"] == got["failed"] if kind == "perf" else got["lost"] == 0)),
         exporter_ns=exporter_cpu * 1e9 / got["received"] if got["received"] else float("nan"),
@@ -195,7 +219,10 @@ def hostcost_section(args, summary):
             figures = measure(args, row, HTTP_PORT + index % 8, ids)
             row.rounds.append(figures)
             extra = ""
-            if row.exporter:
+            if row.exporter and not row.outputs:
+                # Steps 2-4 count each call they select (step 1 selects none): all of the driver's.
+                extra = f", {figures['emitted']:.0f} of {figures['calls']} calls counted, nothing output (a step)"
+            elif row.exporter:
                 program = f", program {figures['program_ns']:.0f} ns/event" if row.stats else ""
                 extra = (f", exporter {figures['exporter_ns']:.0f} ns/event{program}, "
                          f"dropped {figures['dropped']:.0f}, {'exact' if figures['exact'] else 'NOT exact'}")
@@ -223,6 +250,10 @@ def print_table(table, summary):
             exact = all(figures["exact"] for figures in row.rounds)
             dropped = sum(figures["dropped"] for figures in row.rounds)
             streamed = "all" if exact and not dropped else f"{dropped:.0f} dropped" if exact else "NOT exact"
+            if not row.outputs:
+                cells += ["", "", "", "no output (a step)"]
+                print("  | " + " | ".join(cells) + " |")
+                continue
             cells += [f"{exporter_ns:.0f}", f"{added + exporter_ns:.0f}",
                       f"{program_ns:.0f}" if row.stats else "—", streamed]
             attach, kind, wakeup = row.exporter
@@ -255,3 +286,5 @@ def add_arguments(parser):
     parser.add_argument("--hostcost-rounds", type=int, default=5,
                         help="interleaved rounds; each figure is the median (this VM is noisy)")
     parser.add_argument("--hostcost-cpu", type=int, default=1, help="the CPU the driver is pinned to")
+    parser.add_argument("--hostcost-steps", action="store_true",
+                        help="instead of the rows above: what each step of the default's event adds (producer_stepN.o)")

@@ -21,6 +21,12 @@
  * Default: 64 flows (10.203.6.1:10000..10063 -> 10.203.6.2:7601). With FLOW_SWEEP,
  * every event is a new flow (source port and address from the emit count), for
  * the memory figure at 100k series.
+ *
+ * With HOSTCOST_STEP=N the tp_btf/ ring buffer program stops after step N of an
+ * event, for `bench.py --only hostcost --hostcost-steps` (what each step adds):
+ *   1 attached: returns at once       2 + the driver's calls selected (counted)
+ *   3 + the event built on the stack  4 + the clock read `run` leaves out
+ * (the whole program, with the output, is the default row).
  */
 #include "retrans_output.h"
 
@@ -107,6 +113,30 @@ static __always_inline int btf_from_driver(const unsigned long long *ctx)
 	return ctx[1] == NR_GETPPID && ((const unsigned long *)ctx[0])[PT_REGS_DI_WORD] == BENCH_DRIVER_MAGIC;
 }
 
+#ifdef HOSTCOST_STEP
+/* Always 0; the loader's binding wants the program to use `ring` and `stats`,
+ * which an early step otherwise would not (the verifier drops the dead code). */
+const volatile __u32 hostcost_never = 0;
+
+static __always_inline void produce_step(const unsigned long long *ctx)
+{
+	if (hostcost_never) {
+		bpf_ringbuf_output(&ring, (void *)&hostcost_never, sizeof(hostcost_never), 0);
+		count(RETRANS_STAT_EMIT_FAILED);
+	}
+	if (HOSTCOST_STEP < 2 || !btf_from_driver(ctx))
+		return;
+	struct retrans_event event = {};
+	if (HOSTCOST_STEP >= 3 && !make_event(&event))
+		return;
+	if (HOSTCOST_STEP >= 4)
+		event.timestamp_ns = bpf_ktime_get_boot_ns();
+	/* Keep the event's stores: nothing reads it before the output. */
+	asm volatile("" : : "r"(&event) : "memory");
+	count(RETRANS_STAT_EMITTED);
+}
+#endif
+
 SEC("tp_btf/sys_enter")
 int tcp_retransmit_btf(unsigned long long *ctx)
 {
@@ -118,8 +148,12 @@ int tcp_retransmit_btf(unsigned long long *ctx)
 SEC("tp_btf/sys_enter")
 int tcp_retransmit_btf_rb(unsigned long long *ctx)
 {
+#ifdef HOSTCOST_STEP
+	produce_step(ctx);
+#else
 	if (btf_from_driver(ctx))
 		produce_to_ring();
+#endif
 	return 0;
 }
 
