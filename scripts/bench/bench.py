@@ -17,7 +17,8 @@ Optional (only with --only):
              namespaces, 10.203.30.0/24, ports 7801-7899, HTTP 21400-21449)
   hostcost   CPU ns a getppid caller pays per event: nothing attached, an empty program, and the
              real exporter with the stand-in for each attachment, transport and wakeup mode
-             (hostcost.py: no namespaces, HTTP 21320-21327; --hostcost-calls, --hostcost-rounds)
+             (hostcost.py: no namespaces, HTTP 21320-21327; --hostcost-calls, --hostcost-rounds,
+             --hostcost-steps: what each step of the default's event adds)
 
 Namespaces rtx-bn-*, addresses 10.203.6.0/24, ports 7601-7699, HTTP ports 21300-21349.
 """
