@@ -26,7 +26,7 @@ const volatile __u32 tracepoint_has_err = 1;
 /* 0: every event wakes the reader. The loader sets a quarter ring for batched wakeups. */
 const volatile __u64 ring_wakeup_bytes = 0;
 /* Only `tail` shows an event's time; `run` counts. The loader sets 0 for `run`, and
- * the verifier, which knows frozen .rodata, then drops the clock read (35-60 ns per
+ * the verifier, which knows frozen .rodata, then drops the clock read (35-64 ns per
  * event on these machines, docs/BENCHMARKS.md). */
 const volatile __u32 event_timestamps = 1;
 

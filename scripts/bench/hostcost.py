@@ -52,10 +52,11 @@ DEFAULT_COMBINATION = ("tp_btf", "ringbuf", "batched")  # what --bpf.attach/--ri
 
 
 class Row:
-    def __init__(self, label, empty=None, stats=False, exporter=None, calls=0, producer="producer_bench.o"):
+    def __init__(self, label, empty=None, stats=False, exporter=None, calls=0, step=None):
         self.label = label
-        self.producer = producer      # the stand-in object in the bench directory
-        self.outputs = producer == "producer_bench.o"  # the step objects stream nothing
+        self.step = step              # HOSTCOST_STEP of the stand-in (streams nothing), or None: the whole one
+        self.outputs = step is None
+        self.producer = f"producer_step{step}.o" if step else "producer_bench.o"
         self.empty = empty            # attachment of the empty program, or None
         self.stats = stats            # BPF run-time statistics held on (empty_attach --stats, --bpf.run-time-stats)
         self.exporter = exporter      # (attach, ring kind, wakeup), or None
@@ -71,7 +72,7 @@ def step_rows(args):
     result = [Row("baseline (nothing attached)", calls=args.hostcost_calls)]
     for number, label in enumerate(STEPS, start=1):
         result.append(Row(f"step {number}: {label}", exporter=DEFAULT_COMBINATION, calls=args.hostcost_calls,
-                          producer=f"producer_step{number}.o"))
+                          step=number))
     result.append(Row("exporter tp_btf/, ringbuf, batched (the whole default)", exporter=DEFAULT_COMBINATION,
                       calls=args.hostcost_calls))
     return result
@@ -244,16 +245,14 @@ def print_table(table, summary):
                         for figures, base in zip(row.rounds, baseline.rounds)])
         cells = [row.label, f"{median(calls):.0f} ({min(calls):.0f}-{max(calls):.0f})",
                  "" if row is baseline else f"{added:+.0f}"]
-        if row.exporter:
+        if row.exporter and not row.outputs:
+            cells += ["", "", "", "no output (a step)"]
+        elif row.exporter:
             exporter_ns = median([figures["exporter_ns"] for figures in row.rounds])
             program_ns = median([figures["program_ns"] for figures in row.rounds])
             exact = all(figures["exact"] for figures in row.rounds)
             dropped = sum(figures["dropped"] for figures in row.rounds)
             streamed = "all" if exact and not dropped else f"{dropped:.0f} dropped" if exact else "NOT exact"
-            if not row.outputs:
-                cells += ["", "", "", "no output (a step)"]
-                print("  | " + " | ".join(cells) + " |")
-                continue
             cells += [f"{exporter_ns:.0f}", f"{added + exporter_ns:.0f}",
                       f"{program_ns:.0f}" if row.stats else "—", streamed]
             attach, kind, wakeup = row.exporter

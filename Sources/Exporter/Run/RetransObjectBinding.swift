@@ -84,9 +84,7 @@ struct RetransObjectBinding {
         problems += mapProblems(spec.map(named: statsMap), name: statsMap, type: .perCPUArray,
                                 keySize: 4, valueSize: 8, minimumEntries: emitFailedIndex + 1)
         problems += constantProblems(spec, name: hasErrConstant, declaration: "__u32", size: 4)
-        if declaresConstant(spec, named: timestampsConstant) {
-            problems += constantProblems(spec, name: timestampsConstant, declaration: "__u32", size: 4)
-        }
+        problems += constantProblems(spec, name: timestampsConstant, declaration: "__u32", size: 4, required: false)
         problems += layoutProblems(spec.btf)
         guard problems.isEmpty else { throw BindingError(origin: origin, problems: problems) }
     }
@@ -95,11 +93,15 @@ struct RetransObjectBinding {
         spec.maps.contains { map in map.variables.contains { $0.name == name } }
     }
 
-    private static func constantProblems(_ spec: ObjectSpec, name: String, declaration: String, size: UInt32) -> [String] {
+    /// `required: false`: an object without the constant fits; one with it must declare it right.
+    private static func constantProblems(_ spec: ObjectSpec, name: String, declaration: String, size: UInt32,
+                                         required: Bool = true) -> [String] {
         let constant = spec.maps.lazy.compactMap { map in
             map.variables.first { $0.name == name }.map { (map, $0) }
         }.first
-        guard let (map, variable) = constant else { return ["no global `const volatile \(declaration) \(name)`"] }
+        guard let (map, variable) = constant else {
+            return required ? ["no global `const volatile \(declaration) \(name)`"] : []
+        }
         if variable.size != size || map.name != ".rodata" {
             return ["`\(name)` must be a \(size)-byte const in .rodata, is \(variable.size) bytes in \(map.name)"]
         }
