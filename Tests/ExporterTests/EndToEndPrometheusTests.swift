@@ -72,11 +72,22 @@ extension EndToEnd {
             let unread = (emitted ?? 0) - (received ?? 0)
             #expect(emitted != nil && received != nil && (0...2).contains(unread),
                     "emitted \(String(describing: emitted)), received \(String(describing: received))")
-            if recursionMisses == 0 {
+            // The flow alone had more hits than the programs ran host-wide: hits the kernel ran no
+            // program for (UnrunHits). Then what was stored must still be no more than happened.
+            let unrun = UnrunHits.proven(flowHits: flow.hits.count, hostRuns: (emitted ?? 0) + (failedEmits ?? 0),
+                                         declaredMisses: Double(recursionMisses))
+            func expectExact() {
                 #expect(stored.successes == expected)
                 #expect(stored.failures == expectedFailures)
                 #expect(storedDataSum == successes.filter { $0.destinationPort == dataPort }.count)
                 #expect(storedFailureSum == failures.filter { $0.destinationPort == dataPort }.count)
+            }
+            if unrun {
+                for (labels, count) in stored.successes { #expect(count <= expected[labels] ?? 0, "\(labels)") }
+                for (labels, count) in stored.failures { #expect(count <= expectedFailures[labels] ?? 0, "\(labels)") }
+                withKnownIssue(Comment(rawValue: UnrunHits.knownIssue), isIntermittent: true) { expectExact() }
+            } else if recursionMisses == 0 {
+                expectExact()
             } else {
                 // Only runs the kernel skipped may be missing.
                 let missing = successes.count + failures.count

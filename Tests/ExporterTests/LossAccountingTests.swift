@@ -142,12 +142,15 @@ struct LossAccountingTests {
         #expect(truth.succeeded + truth.failed == hits)
         // What was counted happened; what happened and was not counted, the kernel declared missed.
         #expect(counted <= Double(hits))
-        // The same known, unexplained gap as everywhere (ScrapedMetrics.expectFlowCounts): now
-        // and then ftrace records a few hits that ran no program and were declared nowhere.
-        // Bounded, so that a real loss still fails; the identity itself stays visible.
+        // The same known, unexplained gap as everywhere (UnrunHits): now and then ftrace records
+        // hits that ran no program and were declared nowhere. Bounded, so that a real loss still
+        // fails; the identity itself stays visible.
         let shortfall = Double(hits) - (counted + misses)
-        #expect(shortfall <= max(5, Double(hits) * 0.1), "\(hits) hits, \(counted) counted, \(misses) declared missed")
-        withKnownIssue("ftrace saw hits that ran no BPF program and were not declared missed", isIntermittent: true) {
+        let hostRuns = (metrics.value("retrans_exporter_bpf_emitted_total") ?? 0)
+            + (metrics.value("retrans_exporter_bpf_emit_failed_total") ?? 0)
+        #expect(UnrunHits.acceptable(shortfall: Int(shortfall), hits: hits, hostRuns: hostRuns, declaredMisses: misses),
+                "\(hits) hits, \(counted) counted, \(misses) declared missed, program runs \(hostRuns)")
+        withKnownIssue(Comment(rawValue: UnrunHits.knownIssue), isIntermittent: true) {
             #expect(Double(hits) <= counted + misses, "\(hits) hits, \(counted) counted, \(misses) declared missed")
             if all == hits {
                 #expect(Double(hits) == counted + misses, "no other traffic: every hit is counted or missed")

@@ -77,6 +77,9 @@ struct WorkloadAttributionTests {
             [Self.ports.toReceiver, Self.ports.toSender].map(String.init).contains($0["src_port"] ?? "")
                 || [Self.ports.toReceiver, Self.ports.toSender].map(String.init).contains($0["dst_port"] ?? "")
         }
+        let hostRuns = (metrics.value("retrans_exporter_bpf_emitted_total") ?? 0)
+            + (metrics.value("retrans_exporter_bpf_emit_failed_total") ?? 0)
+        let misses = metrics.value("retrans_exporter_bpf_recursion_misses_total") ?? 0
         for (index, host) in [sender, receiver].enumerated() {
             let truth = hits.filter { host.addresses.contains($0.sourceAddress) }
             let succeeded = truth.filter { $0.err == 0 }.count
@@ -102,14 +105,16 @@ struct WorkloadAttributionTests {
             #expect(succeeded > 0, "the lossy transfer retransmitted nothing from \(host.namespace)")
             // Never more than happened; a shortfall only within the known ftrace gap.
             #expect(counted <= succeeded && segments <= kernelSegments)
-            #expect(succeeded - counted <= max(5, succeeded / 10), "ftrace \(succeeded), exporter \(counted)")
+            #expect(UnrunHits.acceptable(shortfall: succeeded - counted, hits: succeeded, hostRuns: hostRuns,
+                                         declaredMisses: misses),
+                    "ftrace \(succeeded), exporter \(counted), program runs \(hostRuns), declared missed \(misses)")
             // The per-workload family sees exactly the same events as the flow family.
             #expect(byCgroup == segments)
             // Exact when every hit ran the program (the known gap: docs/BENCHMARKS.md, "Co-tenancy").
             if counted == succeeded {
                 #expect(segments == kernelSegments, "every hit counted, so every segment must be")
             } else {
-                withKnownIssue("ftrace saw hits that ran no BPF program and were not declared missed", isIntermittent: true) {
+                withKnownIssue(Comment(rawValue: UnrunHits.knownIssue), isIntermittent: true) {
                     #expect(counted == succeeded)
                 }
             }

@@ -1,0 +1,28 @@
+/// The one gap between ftrace and a BPF program that these machines show and that is not ours
+/// (docs/BENCHMARKS.md, "Which hits run no BPF program"): now and then ftrace records a hit of
+/// tcp_retransmit_skb for which the kernel ran no BPF program of any kind and declared no
+/// recursion miss. Usually a few hits; twice in CI, a third of one flow's.
+///
+/// Tests compare with ftrace through this policy, so that it is the same everywhere: exact is
+/// the expectation (a known issue when it fails); a shortfall up to `tolerated` passes; a larger
+/// one passes only when `proven`, that is when the kernel cannot have run the program for them.
+public enum UnrunHits {
+    /// The known issue every exactness check records when ftrace has more.
+    public static let knownIssue = "ftrace saw hits that ran no BPF program and were not declared missed"
+
+    /// A shortfall tolerated without proof: a small gap cannot be proven on a host with other traffic.
+    public static func tolerated(hits: Int) -> Int { max(5, hits / 10) }
+
+    /// True when one flow alone had more hits than the program ran for every flow on the host,
+    /// counting the runs the kernel declared skipped: the program's run count (emitted plus failed
+    /// emits, both counted on every run) then shows that the kernel ran it for fewer hits than
+    /// ftrace recorded, so the shortfall cannot come from the reader or the exporter.
+    public static func proven(flowHits: Int, hostRuns: Double, declaredMisses: Double) -> Bool {
+        Double(flowHits) > hostRuns + declaredMisses
+    }
+
+    /// The policy in one expression: `shortfall` of a flow with `hits` is acceptable.
+    public static func acceptable(shortfall: Int, hits: Int, hostRuns: Double, declaredMisses: Double) -> Bool {
+        shortfall <= tolerated(hits: hits) || proven(flowHits: hits, hostRuns: hostRuns, declaredMisses: declaredMisses)
+    }
+}
