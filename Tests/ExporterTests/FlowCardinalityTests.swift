@@ -134,8 +134,7 @@ struct FlowCardinalityTests {
         // The identity is recorded as a known issue so the gap shows in every run; it is bounded
         // so that a real loss in our code still fails. docs/BENCHMARKS.md, "Co-tenancy".
         let shortfall = max(0, -foreign)
-        let hostRuns = (metrics.value("retrans_exporter_bpf_emitted_total") ?? 0)
-            + (metrics.value("retrans_exporter_bpf_emit_failed_total") ?? 0)
+        let hostRuns = metrics.programRuns
         #expect(shortfall <= Double(swept) * 0.05
                 || UnrunHits.proven(flowHits: swept, hostRuns: hostRuns, declaredMisses: missed),
                 "ftrace \(swept), received \(received) + missed \(missed), program runs \(hostRuns)")

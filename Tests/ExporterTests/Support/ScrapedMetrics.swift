@@ -48,5 +48,11 @@ struct ScrapedMetrics: CustomStringConvertible {
 
     func series(_ name: String) -> [Sample] { samples.filter { $0.name == name } }
 
+    /// How often the exporter's programs ran, every flow on the host: each run counts one
+    /// emitted event or one failed emit (`UnrunHits.proven` compares a flow's hits with it).
+    var programRuns: Double {
+        (value("retrans_exporter_bpf_emitted_total") ?? 0) + (value("retrans_exporter_bpf_emit_failed_total") ?? 0)
+    }
+
     var description: String { text }
 }
