@@ -80,10 +80,17 @@ final class PrometheusServer {
         }
     }
 
-    /// The time of the latest completed scrape of the exporter (`timestamp(up)`), if any succeeded.
+    /// When the latest successful scrape of the exporter started, if any did: the timestamp of
+    /// its `up` sample. `timestamp()` gives a sample's own time only when applied to a selector;
+    /// applied to an expression (`timestamp(up == 1)`) it gives the time of the query, which is
+    /// after anything and once made this wait for nothing, so the success is a second operand.
     func lastScrapeTime() throws -> Double? {
-        let samples = try query("timestamp(up{job=\"\(Self.job)\"} == 1)")
-        return samples.first?.value
+        let up = "up{job=\"\(Self.job)\"}"
+        guard let sample = try query("timestamp(\(up)) and \(up) == 1").first else { return nil }
+        guard sample.value < sample.timestamp else {
+            throw ExporterTestError("Prometheus gave the query's time (\(sample.timestamp)) for the scrape's (\(sample.value))")
+        }
+        return sample.value
     }
 
     /// Waits for a successful scrape that started after `time` (seconds since the epoch).
