@@ -139,6 +139,7 @@ struct LossAccountingTests {
             + metrics.sum("tcp_retransmission_failures_total", where: flow)
         let misses = try #require(metrics.value("retrans_exporter_bpf_recursion_misses_total"), "\(metrics)")
         #expect(metrics.sum("retrans_exporter_samples_lost_total") == 0)
+        metrics.expectEveryWrittenRecordRead()
         #expect(truth.succeeded + truth.failed == hits)
         // What was counted happened; what happened and was not counted, the kernel declared missed.
         #expect(counted <= Double(hits))

@@ -78,6 +78,7 @@ struct WorkloadAttributionTests {
                 || [Self.ports.toReceiver, Self.ports.toSender].map(String.init).contains($0["dst_port"] ?? "")
         }
         let hostRuns = metrics.programRuns
+        metrics.expectEveryWrittenRecordRead()
         let misses = metrics.value("retrans_exporter_bpf_recursion_misses_total") ?? 0
         for (index, host) in [sender, receiver].enumerated() {
             let truth = hits.filter { host.addresses.contains($0.sourceAddress) }

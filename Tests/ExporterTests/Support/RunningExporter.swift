@@ -178,6 +178,17 @@ func poll<T>(timeout: Double, interval: Double = 0.05, _ what: @autoclosure () -
 }
 
 extension ScrapedMetrics {
+    /// The reader lost nothing the programs wrote, so that a shortfall `UnrunHits` proves to be
+    /// the kernel's cannot hide a loss in user space. A scrape reads the rings, then the programs'
+    /// counters: a retransmission elsewhere on the host in between counts in the second only.
+    func expectEveryWrittenRecordRead(sourceLocation: SourceLocation = #_sourceLocation) {
+        let emitted = value("retrans_exporter_bpf_emitted_total")
+        let received = value("retrans_exporter_events_received_total")
+        #expect(emitted != nil && received != nil && (0...2).contains((emitted ?? 0) - (received ?? 0)),
+                "written \(String(describing: emitted)), read \(String(describing: received))",
+                sourceLocation: sourceLocation)
+    }
+
     /// The exactness identity of one flow, misses included: nothing was counted that did not
     /// happen (successes and failures apart), and every hit ftrace recorded was
     /// counted or declared skipped by the kernel as a recursion miss (host-wide: an upper bound
@@ -196,6 +207,7 @@ extension ScrapedMetrics {
         #expect(counted <= Double(truth.succeeded) && failed <= Double(truth.failed),
                 "ftrace \(truth.succeeded) + \(truth.failed) failed, exporter \(counted) + \(failed)",
                 sourceLocation: sourceLocation)
+        expectEveryWrittenRecordRead(sourceLocation: sourceLocation)
         let shortfall = recorded - (counted + failed + missed)
         let hostRuns = programRuns
         #expect(UnrunHits.acceptable(shortfall: Int(shortfall), hits: Int(recorded), hostRuns: hostRuns, declaredMisses: missed),
