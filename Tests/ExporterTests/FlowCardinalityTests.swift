@@ -79,6 +79,7 @@ struct FlowCardinalityTests {
             truth[key, default: (0, 0)].failed += failed ? 1 : 0
         }
         let swept = truth.values.reduce(0) { $0 + $1.succeeded + $1.failed }
+        let initThreadHits = Double(UnrunHits.onInitThreads(lines: try ftrace.lines()))
         let sweptFailures = truth.values.reduce(0) { $0 + $1.failed }
         #expect(truth.count == Self.flows, "every flow retransmitted at least once")
 
@@ -128,19 +129,27 @@ struct FlowCardinalityTests {
         }
         let foreign = received + missed - Double(swept)
         let sweepInOverflow = Double(swept) - trackedSweep - missed
-        // Known and open: in this sweep ftrace sees 1-3 % more hits than the program ran, with no
+        // Known and open: in some sweeps ftrace sees 1-3 % more hits than the program ran, with no
         // recursion miss, lost record or failed emit declared (host-wide: emitted == received), on
         // both attachments and with the stage-1 binary too; the per-flow checks above stay exact.
-        // The identity is recorded as a known issue so the gap shows in every run; it is bounded
-        // so that a real loss in our code still fails. docs/BENCHMARKS.md, "Co-tenancy".
+        // So far the shortfall has been exactly the hits taken on PID 1's threads (UnrunHits.
+        // onInitThreads); a shortfall beyond them is recorded as the known issue, bounded so that a
+        // real loss in our code still fails. docs/BENCHMARKS.md, session 10.
         let shortfall = max(0, -foreign)
         let hostRuns = metrics.programRuns
         #expect(shortfall <= Double(swept) * 0.05
                 || UnrunHits.proven(flowHits: swept, hostRuns: hostRuns, declaredMisses: missed),
                 "ftrace \(swept), received \(received) + missed \(missed), program runs \(hostRuns)")
-        withKnownIssue(Comment(rawValue: UnrunHits.knownIssue), isIntermittent: true) {
-            #expect(foreign >= 0, "received \(received) + missed \(missed) < ftrace's \(swept): events lost")
-            #expect(overflow >= sweepInOverflow, "overflow \(overflow) < the sweep's \(sweepInOverflow)")
+        if shortfall <= initThreadHits {
+            // Explained: the hits the program did not run for were taken on PID 1's threads.
+            #expect(overflow + initThreadHits >= sweepInOverflow,
+                    "overflow \(overflow) + \(initThreadHits) hits on PID 1's threads < the sweep's \(sweepInOverflow)")
+        } else {
+            withKnownIssue(Comment(rawValue: UnrunHits.knownIssue), isIntermittent: true) {
+                #expect(foreign >= 0,
+                        "received \(received) + missed \(missed) < ftrace's \(swept); \(initThreadHits) hits on PID 1's threads")
+                #expect(overflow >= sweepInOverflow, "overflow \(overflow) < the sweep's \(sweepInOverflow)")
+            }
         }
         #expect(overflow - sweepInOverflow <= max(foreign, 0),
                 "overflow \(overflow): sweep \(sweepInOverflow) + at most \(foreign) from other traffic")
@@ -151,7 +160,7 @@ struct FlowCardinalityTests {
             sweep: \(Self.flows) flows (\(sources.count) source addresses) in \(Int(sweepSeconds)) s, \(swept) \
             retransmissions (ftrace, \(sweptFailures) of them failed: err != 0); series \(Int(series)) (cap \(Self.maximumSeries); \(trackedSweepFlows.count) of them sweep flows, \
             each equal to ftrace, \(Int(trackedSweepFailures)) of their events failed retransmissions), overflow \(Int(overflow)) = dropped \(Int(dropped)); received \(Int(received)) \
-            (\(Int(foreign)) from other traffic), recursion misses \(Int(missed)), program emitted \(Int(metrics.value("retrans_exporter_bpf_emitted_total") ?? -1)) failed \(Int(metrics.value("retrans_exporter_bpf_emit_failed_total") ?? -1)); RSS idle \(idle.currentKiB) KiB, after \(memory.currentKiB) KiB, \
+            (\(Int(foreign)) from other traffic; \(Int(initThreadHits)) hits on PID 1's threads), recursion misses \(Int(missed)), program emitted \(Int(metrics.value("retrans_exporter_bpf_emitted_total") ?? -1)) failed \(Int(metrics.value("retrans_exporter_bpf_emit_failed_total") ?? -1)); RSS idle \(idle.currentKiB) KiB, after \(memory.currentKiB) KiB, \
             peak \(memory.peakKiB) KiB
             """)
         #expect(exporter.stop().status == 0, "\(exporter.log)")
