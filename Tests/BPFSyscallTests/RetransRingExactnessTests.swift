@@ -113,16 +113,17 @@ extension KernelTests {
             let expected = try ftrace.stopAndCount()
             let info = try program.info()
             statistics.close()
-            // The program's own per-CPU counts of bpf_perf_event_output results (every flow on the host).
-            let stats = try object.requiredMap("stats")
-            let emitted = try stats.perCPUCounters(index: UInt32(RETRANS_STAT_EMITTED.rawValue)).reduce(0) { $0 + $1.count }
-            let failed = try stats.perCPUCounters(index: UInt32(RETRANS_STAT_EMIT_FAILED.rawValue)).reduce(0) { $0 + $1.count }
-
             poller.stop()
             try pollThread.join()
             stopped = true
             poller.drain()
             let received = poller.withSink { $0 }
+            // The program's own per-CPU counts of its emits (every flow on the host), read after the
+            // drain: the program is still attached, so a retransmission elsewhere meanwhile may
+            // count here without having been received.
+            let stats = try object.requiredMap("stats")
+            let emitted = try stats.perCPUCounters(index: UInt32(RETRANS_STAT_EMITTED.rawValue)).reduce(0) { $0 + $1.count }
+            let failed = try stats.perCPUCounters(index: UInt32(RETRANS_STAT_EMIT_FAILED.rawValue)).reduce(0) { $0 + $1.count }
             let rings = poller.statistics()
             print("\(transport.rawValue) \(family.rawValue), sender on cpu \(cpu), \(mode): ftrace \(expected), received \(received.flowEvents) "
                   + "(by cpu \(received.flowEventsByCPU.sorted { $0.key < $1.key })), other flows \(received.otherEvents), "
@@ -132,7 +133,8 @@ extension KernelTests {
 
             #expect(expected > 0, "the lossy link should have caused retransmissions")
             // Everything the program emitted, on every CPU and for every flow, was received.
-            #expect(UInt64(received.flowEvents + received.otherEvents) == emitted)
+            let unread = Int(emitted) - (received.flowEvents + received.otherEvents)
+            #expect((0...2).contains(unread), "emitted \(emitted), received \(received.flowEvents + received.otherEvents)")
             #expect(received.lost == 0)
             #expect(failed == 0)
             // And the flow's events are ftrace's count. The kernel skips a tracing

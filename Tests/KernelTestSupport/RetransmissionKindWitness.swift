@@ -226,6 +226,11 @@ public final class RetransmissionKindWitness: @unchecked Sendable {
             guard let id = $0.int("id") else { return false }
             return !before.contains(id) && $0.string("type") == "tracepoint"
         }.compactMap { $0.int("id") }
+        // Without them its recursion misses would read 0 whatever happened.
+        guard programs.count >= 2 else {
+            let result = process.stop(SIGKILL, timeout: 5)
+            throw WitnessError(reason: "bpftrace attached, but bpftool lists \(programs.count) new tracepoint programs, not 2: \(result)")
+        }
         return RetransmissionKindWitness(port: port, process: process, programIDs: programs)
     }
 
