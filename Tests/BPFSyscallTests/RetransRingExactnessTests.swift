@@ -133,7 +133,7 @@ extension KernelTests {
 
             #expect(expected > 0, "the lossy link should have caused retransmissions")
             // Everything the program emitted, on every CPU and for every flow, was received.
-            let unread = Int(emitted) - (received.flowEvents + received.otherEvents)
+            let unread = Int(clamping: emitted) - (received.flowEvents + received.otherEvents)
             #expect((0...2).contains(unread), "emitted \(emitted), received \(received.flowEvents + received.otherEvents)")
             #expect(received.lost == 0)
             #expect(failed == 0)

@@ -7,9 +7,9 @@ import Glibc
 /// (docs/BENCHMARKS.md, "Which hits run no BPF program"): now and then ftrace records a hit of
 /// tcp_retransmit_skb for which the kernel ran no BPF program of any kind and declared no
 /// recursion miss: hits taken in softirq while a thread of this sandbox's PID 1 was the current
-/// task (`onInitThreads` counts them; in one sweep 2,816 of 157,663, exactly the shortfall). (PrometheusTests' large shortfalls, once blamed on it,
-/// up to 23 of a flow's 54 hits, were the test reading Prometheus before it had scraped the
-/// flow's last hits; see `PrometheusServer.lastScrapeTime`.)
+/// task (`onInitThreads` counts them). PrometheusTests' large shortfalls, once blamed on it (up
+/// to 23 of a flow's 54 hits), were the test reading Prometheus before it had scraped the flow's
+/// last hits; see `PrometheusServer.lastScrapeTime`.
 ///
 /// Tests compare with ftrace through this policy, so that it is the same everywhere: exact is
 /// the expectation (a known issue when it fails); a shortfall up to `tolerated` passes; a larger
@@ -31,9 +31,9 @@ public enum UnrunHits {
 
     /// How many of ftrace's `lines` (as `FtraceCounter.lines()` returns them) were taken while a
     /// thread of PID 1 was the current task: ftrace prints that task as `comm-TID` before the
-    /// CPU. On these machines the shortfall has equalled exactly this count (2,816 of 157,663
-    /// hits in one sweep, all in one softirq on CPU 0; 0 of 0 in three more), so a shortfall
-    /// no larger is explained, though why the kernel runs no program then is not known.
+    /// CPU. In FlowCardinality's sweep the shortfall has equalled exactly this count in 5 runs of
+    /// 5 (2,816 and 3,395 hits, each in one softirq on CPU 0; 0 in three), so a shortfall no
+    /// larger is explained, though why the kernel runs no program then is not known.
     public static func onInitThreads(lines: [String]) -> Int {
         var threads: [Int: Bool] = [:]
         return lines.reduce(0) { count, line in
