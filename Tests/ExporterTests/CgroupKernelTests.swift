@@ -169,6 +169,8 @@ struct CgroupKernelTests {
             }
         }
         #expect(churnIDs.count == batches * perBatch, "every cgroup created has its own id")
+        // Without this the expiry checks below would pass vacuously had nothing resolved.
+        #expect(!resolved.isEmpty, "the resolver found some of the churn's cgroups (\(resolved.count) of \(churnIDs.count))")
         // The walk after the last batch notices the last removals; a minute later all have expired.
         let end = start + .milliseconds(100 * batches)
         var expired = Set(resolver.refresh(now: end + .seconds(1)))

@@ -95,7 +95,8 @@ struct KindReconciliationTests {
     }
 
     /// Scrapes until the exporter has read every event ftrace recorded for the flow, or its count
-    /// stops moving (it reads its ring asynchronously; a hit it never saw will not come).
+    /// stops moving. A scrape drains the ring synchronously, but a hit still running on the
+    /// other CPU may land just after it; a hit the program never saw will not come.
     static func scrapeOnceCaughtUp(_ exporter: RunningExporter, port: UInt16, events: Int) throws -> ScrapedMetrics {
         let flow: ([String: String]) -> Bool = { $0["src_port"] == "\(port)" || $0["dst_port"] == "\(port)" }
         func counted(_ metrics: ScrapedMetrics) -> Double {
